@@ -1,0 +1,299 @@
+"""The `benchbed` command line (click). Errors print one line naming cause and fix."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from benchbed.errors import BenchbedError
+from benchbed.types import KINDS
+
+
+class _Group(click.Group):
+    """Turns BenchbedError (and Ctrl-C) into one line on stderr, exit code 2, no traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BenchbedError as exc:
+            fix = f" — fix: {exc.fix}" if exc.fix else ""
+            click.echo(f"error: {exc.message}{fix}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted: finished items are stored; rerun the command to resume",
+                       err=True)
+            sys.exit(130)
+
+
+def _registry(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from benchbed.registry import get_registry
+
+    return get_registry(tuple(ctx.obj["plugins"]))
+
+
+def _sessions(ctx: click.Context):  # type: ignore[no-untyped-def]
+    from benchbed.paths import default_db_url
+    from benchbed.store import open_store
+
+    return open_store(ctx.obj["db"] or default_db_url())
+
+
+@click.group(cls=_Group)
+@click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
+              help="Import a local plugin module (repeatable; also BENCHBED_PLUGINS=a,b).")
+@click.option("--db", default=None, metavar="URL",
+              help="SQLAlchemy URL of the store (default BENCHBED_DB or sqlite:///benchbed.db).")
+@click.version_option(package_name="benchbed")
+@click.pass_context
+def main(ctx: click.Context, plugins: tuple[str, ...], db: str | None) -> None:
+    """benchbed: benchmark image fusion under degradation."""
+    ctx.obj = {"plugins": plugins, "db": db}
+
+
+@main.command("list")
+@click.argument("kind", required=False, type=click.Choice(KINDS))
+@click.pass_context
+def list_cmd(ctx: click.Context, kind: str | None) -> None:
+    """List registered plugins (optionally of one KIND)."""
+    reg = _registry(ctx)
+    for k in [kind] if kind else KINDS:
+        specs = reg.specs(k)  # type: ignore[arg-type]
+        click.echo(f"{k} ({len(specs)})")
+        for spec in specs:
+            extra = ""
+            if k == "fuser":
+                extra = f" [{spec.colour}{', degradation-aware' if spec.degradation_aware else ''}]"
+            elif k == "degradation":
+                extra = f" [severities {', '.join(spec.severities)}]"
+            elif k == "metric":
+                extra = f" [{'higher' if spec.higher_is_better else 'lower'} is better]"
+            click.echo(f"  {spec.name:<22} v{spec.version:<5} {spec.summary}{extra}")
+
+
+@main.command()
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def info(ctx: click.Context, name: str, as_json: bool) -> None:
+    """Show a plugin's kind, version, parameters, modalities and citation."""
+    from benchbed.registry import suggestion
+
+    reg = _registry(ctx)
+    specs = reg.find(name)
+    if not specs:
+        raise BenchbedError(f"no plugin called {name!r}", fix=suggestion(name, reg.all_names(),
+                                                                        ""))
+    described = [s.describe() for s in specs]
+    if as_json:
+        click.echo(json.dumps(described if len(described) > 1 else described[0], indent=2,
+                              default=str))
+        return
+    for d in described:
+        for key, value in d.items():
+            if value in ("", [], {}, None):
+                continue
+            if isinstance(value, dict):
+                click.echo(f"{key}:")
+                for k, v in value.items():
+                    click.echo(f"  {k}: {v}")
+            else:
+                click.echo(f"{key}: {value}")
+        click.echo("")
+
+
+@main.command()
+@click.argument("suite", type=click.Path(path_type=Path))
+@click.pass_context
+def validate(ctx: click.Context, suite: Path) -> None:
+    """Check SUITE against the schema and the registry without running anything."""
+    from benchbed.runner import enumerate_items
+    from benchbed.suites import load_plan
+
+    plan = load_plan(suite, _registry(ctx))
+    d = plan.data
+    n_sev = sum(len(x["severities"]) for x in d["degradations"])
+    click.echo(f"ok: suite {plan.name} (plan {plan.hash[:12]}): {len(d['datasets'])} dataset(s), "
+               f"{len(d['degradations'])} degradation(s) with {n_sev} severities, "
+               f"{len(d['methods'])} method(s), {len(d['metrics'])} metric(s)")
+    try:
+        n = len(enumerate_items(plan, _registry(ctx)))
+        click.echo(f"{n} work items")
+    except BenchbedError as exc:
+        click.echo(f"note: datasets not readable here ({exc})")
+
+
+@main.command()
+@click.argument("suite", type=click.Path(path_type=Path))
+@click.option("--limit", type=int, default=None, help="At most N pairs per dataset.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Process-pool workers (same numbers as 1).")
+@click.option("--overwrite", type=click.Choice(["never", "failed", "always"]), default="never",
+              show_default=True, help="Recompute stored items: never, failed ones, or all.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
+@click.option("--cache", "cache_dir", default=None, type=click.Path(),
+              help="Artifact cache folder (default BENCHBED_CACHE or .benchbed/cache).")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@click.option("--show/--no-show", default=True, help="Print the leaderboard at the end.")
+@click.pass_context
+def run(ctx: click.Context, suite: Path, limit: int | None, workers: int, overwrite: str,
+        device: str, cache_dir: str | None, no_progress: bool, show: bool) -> None:
+    """Run SUITE: compute what the store does not hold yet, then print the leaderboard."""
+    from benchbed.paths import cache_root
+    from benchbed.runner import run_plan
+    from benchbed.suites import load_plan
+
+    reg = _registry(ctx)
+    plan = load_plan(suite, reg)
+    sessions = _sessions(ctx)
+    summary = run_plan(plan, reg, sessions, cache_dir=cache_dir or cache_root(), limit=limit,
+                       workers=workers, overwrite=overwrite, device=device,  # type: ignore[arg-type]
+                       plugin_modules=tuple(ctx.obj["plugins"]), progress=not no_progress,
+                       echo=click.echo)
+    for line in summary.lines():
+        click.echo(line)
+    if show:
+        _show(ctx, plan.name, None, None, "table")
+
+
+def _show(ctx: click.Context, suite: str, metric: str | None, degradation: str | None,
+          fmt: str) -> None:
+    from benchbed.leaderboard import format_table, ranked_table, scores_frame
+
+    reg = _registry(ctx)
+    frame = scores_frame(_sessions(ctx), suite)
+    if frame.empty:
+        raise BenchbedError(f"suite {suite!r} has no successful items yet",
+                            fix="check the failures the run printed")
+    hib = {m: reg.get("metric", m).higher_is_better if m in reg.names("metric") else True
+           for m in frame.metric.unique()}
+    table = ranked_table(frame, hib, metric, degradation)
+    if fmt == "table":
+        click.echo(f"\nleaderboard: {suite} (mean over pairs; rank by mean rank across metrics; "
+                   + ", ".join(f"{m} {'↑' if h else '↓'}" for m, h in sorted(hib.items())) + ")")
+    click.echo(format_table(table, fmt))
+
+
+@main.group(cls=_Group)
+def leaderboard() -> None:
+    """Query results in the store."""
+
+
+@leaderboard.command("show")
+@click.option("--suite", required=True, help="Suite name.")
+@click.option("--metric", default=None, help="Only this metric.")
+@click.option("--degradation", default=None, help="Only this degradation.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
+              default="table", show_default=True)
+@click.pass_context
+def leaderboard_show(ctx: click.Context, suite: str, metric: str | None,
+                     degradation: str | None, fmt: str) -> None:
+    """A ranked table of SUITE's latest run."""
+    _show(ctx, suite, metric, degradation, fmt)
+
+
+@main.group(cls=_Group)
+def db() -> None:
+    """Store maintenance."""
+
+
+@db.command("upgrade")
+@click.pass_context
+def db_upgrade(ctx: click.Context) -> None:
+    """Apply pending schema migrations (also done automatically on first use)."""
+    from benchbed.paths import default_db_url
+    from benchbed.store.engine import make_engine, upgrade
+
+    url = ctx.obj["db"] or default_db_url()
+    rev = upgrade(make_engine(url))
+    click.echo(f"store {url} is at revision {rev}")
+
+
+@main.command()
+@click.argument("image", type=click.Path(path_type=Path))
+@click.option("--degradation", "-d", required=True, help="Degradation name.")
+@click.option("--severity", "-s", default=None, help="Severity level (default: the first).")
+@click.option("--modality", "-m", default="vi", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path))
+@click.pass_context
+def degrade(ctx: click.Context, image: Path, degradation: str, severity: str | None,
+            modality: str, seed: int, out: Path) -> None:
+    """Degrade one IMAGE and write the 8-bit observation."""
+    import numpy as np
+
+    from benchbed.imaging import read_image, write_image
+
+    spec = _registry(ctx).get("degradation", degradation)
+    level = severity or next(iter(spec.severities))
+    if level not in spec.severities:
+        raise BenchbedError(f"degradation {degradation!r} has no severity {level!r}",
+                            fix=f"use one of {list(spec.severities)}")
+    obs = spec.build().apply(read_image(image), modality, dict(spec.severities[level]),
+                             np.random.default_rng(seed))
+    write_image(out, obs.y)
+    click.echo(f"wrote {out} ({degradation}@{level}, noise sigma {obs.noise_sigma * 255:.2f}/255, "
+               f"operator {obs.operator.kind if obs.operator else 'none'})")
+
+
+@main.command()
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@click.option("--fuser", "-f", required=True, help="Fuser name.")
+@click.option("--modalities", default="ir,vi", show_default=True)
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path))
+@click.option("--device", default="cpu", show_default=True)
+@click.pass_context
+def fuse(ctx: click.Context, a: Path, b: Path, fuser: str, modalities: str, out: Path,
+         device: str) -> None:
+    """Fuse two registered sources A and B with one fuser (no restoration)."""
+    from benchbed.fusion import fuse_with_policy
+    from benchbed.imaging import read_image, write_image
+
+    spec = _registry(ctx).get("fuser", fuser)
+    ia, ib = read_image(a), read_image(b)
+    if ia.shape[:2] != ib.shape[:2]:
+        raise BenchbedError(f"sources differ in size: {a} is {ia.shape[1]}x{ia.shape[0]}, "
+                            f"{b} is {ib.shape[1]}x{ib.shape[0]}",
+                            fix="register/resize the sources to one size first")
+    mods = tuple(modalities.split(","))
+    params = {"device": device} if "device" in spec.params else {}
+    fused = fuse_with_policy(spec, spec.build(**params), (ia, ib), mods, ia.shape[:2],  # type: ignore[arg-type]
+                             device=device)
+    write_image(out, fused)
+    click.echo(f"wrote {out}")
+
+
+@main.command()
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@click.argument("f", type=click.Path(path_type=Path))
+@click.option("--metrics", default=None, help="Comma-separated metric names (default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object metric -> value.")
+@click.pass_context
+def score(ctx: click.Context, a: Path, b: Path, f: Path, metrics: str | None,
+          as_json: bool) -> None:
+    """Score fused image F against sources A and B (8-bit gray, BT.601 luma)."""
+    from benchbed.imaging import read_image, to_gray_255
+
+    reg = _registry(ctx)
+    names = metrics.split(",") if metrics else reg.names("metric")
+    imgs = [read_image(p) for p in (a, b, f)]
+    shapes = {im.shape[:2] for im in imgs}
+    if len(shapes) != 1:
+        raise BenchbedError(f"images differ in size: {[im.shape[:2] for im in imgs]}",
+                            fix="score images of one size")
+    ga, gb, gf = (to_gray_255(im) for im in imgs)
+    values = {n: float(reg.get("metric", n).build().compute(ga, gb, gf)) for n in names}
+    if as_json:
+        click.echo(json.dumps(values))
+        return
+    for n, v in values.items():
+        click.echo(f"{n:<10} {v:.6f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,39 @@
+"""User-facing errors: every one names the thing, the cause and the fix."""
+
+from __future__ import annotations
+
+
+class BenchbedError(Exception):
+    """An error a user can act on; the CLI prints it as one line without a traceback."""
+
+    def __init__(self, message: str, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def __str__(self) -> str:
+        return f"{self.message} (fix: {self.fix})" if self.fix else self.message
+
+
+class UnknownPluginError(BenchbedError):
+    """A name that no registered plugin provides."""
+
+
+class DuplicatePluginError(BenchbedError):
+    """Two providers registered the same name for one kind."""
+
+
+class SuiteError(BenchbedError):
+    """A suite file that cannot be read or does not validate."""
+
+
+class DataError(BenchbedError):
+    """Missing, corrupt or inconsistent input data."""
+
+
+class PluginOutputError(BenchbedError):
+    """A plugin returned something that breaks its contract (NaN, wrong shape, wrong dtype)."""
+
+
+class WeightsError(BenchbedError):
+    """Missing weights file or checksum mismatch."""

@@ -1,0 +1,230 @@
+"""Linear observation models shared by degradations, restorers and degradation-aware fusers.
+
+An operator is bound to the clean image shape it acts on. ``A`` maps a clean image to the
+noise-free observation; ``A_pinv`` maps an observation back to the clean grid. Operators act on
+the two spatial axes of HxW or HxWxC float arrays. ``parts`` lists the factors in the order
+they are applied, so a restorer can treat them one by one (DRFusion: A = A_k...A_1, A† = A_1†...A_k†).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+
+def _spatial(shape: tuple[int, ...]) -> tuple[int, int]:
+    return int(shape[0]), int(shape[1])
+
+
+class LinearOperator:
+    """Base class: subclasses set ``kind`` and implement ``A``, ``A_pinv`` and ``describe``."""
+
+    kind = "linear"
+
+    def __init__(self, in_shape: tuple[int, ...]) -> None:
+        self.in_shape = tuple(int(s) for s in in_shape)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        """Shape of ``A(x)`` for an input of ``in_shape``."""
+        return self.in_shape
+
+    @property
+    def parts(self) -> tuple[LinearOperator, ...]:
+        """Factors in application order (a single operator is its own only part)."""
+        return (self,)
+
+    def A(self, x: np.ndarray) -> np.ndarray:  # noqa: N802 - the literature's name
+        """Forward model."""
+        raise NotImplementedError
+
+    def A_pinv(self, y: np.ndarray) -> np.ndarray:  # noqa: N802 - the literature's name
+        """Pseudo-inverse (or regularised inverse) of the forward model."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description; enters cache keys."""
+        return {"kind": self.kind, "in_shape": list(self.in_shape)}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.describe()})"
+
+
+class Identity(LinearOperator):
+    """A = I (pure additive noise)."""
+
+    kind = "identity"
+
+    def A(self, x: np.ndarray) -> np.ndarray:  # noqa: N802
+        """Return ``x`` unchanged."""
+        return x
+
+    def A_pinv(self, y: np.ndarray) -> np.ndarray:  # noqa: N802
+        """Return ``y`` unchanged."""
+        return y
+
+
+def gaussian_kernel1d(sigma: float, radius: int | None = None) -> np.ndarray:
+    """Normalised 1-D Gaussian taps; radius defaults to ceil(3 sigma) (size >= 4 sigma + 1)."""
+    radius = math.ceil(3.0 * sigma) if radius is None else int(radius)
+    t = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (t / sigma) ** 2)
+    return k / k.sum()
+
+
+def _psf_otf(k1d: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Optical transfer function of the separable PSF k1d x k1d, centred at the origin."""
+    r = (k1d.size - 1) // 2
+    otf = []
+    for n in shape:
+        row = np.zeros(n)
+        row[: r + 1] = k1d[r:]
+        row[n - r :] = k1d[:r]
+        otf.append(np.fft.fft(row))
+    return np.outer(otf[0], otf[1])
+
+
+class GaussianBlur(LinearOperator):
+    """A = isotropic Gaussian convolution with reflect padding; A_pinv = Wiener filter.
+
+    Wiener: X = conj(H) Y / (|H|^2 + gamma) in the Fourier domain (DRFusion, blur case),
+    computed on a reflect-padded copy so the image border does not ring.
+    """
+
+    kind = "blur"
+
+    def __init__(self, in_shape: tuple[int, ...], sigma: float, gamma: float = 1e-3) -> None:
+        super().__init__(in_shape)
+        if sigma <= 0:
+            raise ValueError("blur sigma must be > 0")
+        self.sigma = float(sigma)
+        self.gamma = float(gamma)
+        self.kernel1d = gaussian_kernel1d(self.sigma)
+
+    @property
+    def psf(self) -> np.ndarray:
+        """The 2-D point-spread function."""
+        return np.outer(self.kernel1d, self.kernel1d)
+
+    def A(self, x: np.ndarray) -> np.ndarray:  # noqa: N802
+        """Blur with reflect boundary (scipy 'reflect' = half-sample symmetric)."""
+        out = ndimage.correlate1d(np.asarray(x, np.float64), self.kernel1d, axis=0, mode="reflect")
+        out = ndimage.correlate1d(out, self.kernel1d, axis=1, mode="reflect")
+        return out.astype(np.float32)
+
+    def wiener(self, y: np.ndarray, gamma: float | None = None) -> np.ndarray:
+        """Wiener deconvolution of ``y`` with this PSF and regulariser ``gamma``."""
+        gamma = self.gamma if gamma is None else float(gamma)
+        y = np.asarray(y, np.float64)
+        pad = 4 * (self.kernel1d.size // 2 + 1)
+        widths = [(pad, pad), (pad, pad)] + [(0, 0)] * (y.ndim - 2)
+        yp = np.pad(y, widths, mode="symmetric")
+        h = _psf_otf(self.kernel1d, _spatial(yp.shape))
+        filt = np.conj(h) / (np.abs(h) ** 2 + gamma)
+        if yp.ndim == 3:
+            filt = filt[..., None]
+        xp = np.real(np.fft.ifft2(np.fft.fft2(yp, axes=(0, 1)) * filt, axes=(0, 1)))
+        return xp[pad:-pad, pad:-pad].astype(np.float32)
+
+    def A_pinv(self, y: np.ndarray) -> np.ndarray:  # noqa: N802
+        """Wiener pseudo-inverse with the operator's gamma."""
+        return self.wiener(y)
+
+    def describe(self) -> dict[str, Any]:
+        """Kind, shape, sigma, gamma."""
+        return {**super().describe(), "sigma": self.sigma, "gamma": self.gamma}
+
+
+class AvgPoolDown(LinearOperator):
+    """A = average over s x s blocks (partial edge blocks average what they hold);
+    A_pinv = replicate each pixel into its block (PatchUpsample), so A(A_pinv(y)) = y exactly."""
+
+    kind = "downsample"
+
+    def __init__(self, in_shape: tuple[int, ...], factor: int) -> None:
+        super().__init__(in_shape)
+        if int(factor) < 1:
+            raise ValueError("downsampling factor must be >= 1")
+        self.factor = int(factor)
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        """ceil(H/s) x ceil(W/s) (x C)."""
+        h, w = _spatial(self.in_shape)
+        s = self.factor
+        return (-(-h // s), -(-w // s), *self.in_shape[2:])
+
+    def A(self, x: np.ndarray) -> np.ndarray:  # noqa: N802
+        """Block means."""
+        x = np.asarray(x, np.float64)
+        s = self.factor
+        h, w = _spatial(x.shape)
+        ho, wo = -(-h // s), -(-w // s)
+        rows = np.add.reduceat(x, np.arange(0, h, s), axis=0)
+        sums = np.add.reduceat(rows, np.arange(0, w, s), axis=1)
+        rh = np.minimum(s, h - np.arange(ho) * s)
+        rw = np.minimum(s, w - np.arange(wo) * s)
+        counts = np.outer(rh, rw).reshape((ho, wo) + (1,) * (x.ndim - 2))
+        return (sums / counts).astype(np.float32)
+
+    def A_pinv(self, y: np.ndarray) -> np.ndarray:  # noqa: N802
+        """Replicate each pixel into an s x s block, cropped to the clean shape."""
+        s = self.factor
+        h, w = _spatial(self.in_shape)
+        up = np.repeat(np.repeat(np.asarray(y), s, axis=0), s, axis=1)
+        return up[:h, :w].astype(np.float32)
+
+    def describe(self) -> dict[str, Any]:
+        """Kind, shape, factor."""
+        return {**super().describe(), "factor": self.factor}
+
+
+class Compose(LinearOperator):
+    """A = A_k ... A_1 (parts applied in order); A_pinv = A_1_pinv ... A_k_pinv."""
+
+    kind = "composite"
+
+    def __init__(self, parts: list[LinearOperator] | tuple[LinearOperator, ...]) -> None:
+        flat: list[LinearOperator] = []
+        for p in parts:
+            flat.extend(p.parts)
+        if not flat:
+            raise ValueError("Compose needs at least one operator")
+        super().__init__(flat[0].in_shape)
+        self._parts = tuple(flat)
+
+    @property
+    def parts(self) -> tuple[LinearOperator, ...]:
+        """The factors in application order."""
+        return self._parts
+
+    @property
+    def out_shape(self) -> tuple[int, ...]:
+        """Output shape of the last factor."""
+        return self._parts[-1].out_shape
+
+    def A(self, x: np.ndarray) -> np.ndarray:  # noqa: N802
+        """Apply every factor in order."""
+        for p in self._parts:
+            x = p.A(x)
+        return x
+
+    def A_pinv(self, y: np.ndarray) -> np.ndarray:  # noqa: N802
+        """Apply the factors' pseudo-inverses in reverse order."""
+        for p in reversed(self._parts):
+            y = p.A_pinv(y)
+        return y
+
+    def describe(self) -> dict[str, Any]:
+        """Kind and the factors' descriptions."""
+        return {"kind": self.kind, "parts": [p.describe() for p in self._parts]}
+
+
+def find_part(op: LinearOperator | None, kind: str) -> LinearOperator | None:
+    """The first factor of ``op`` of the given kind, or None."""
+    if op is None:
+        return None
+    return next((p for p in op.parts if p.kind == kind), None)

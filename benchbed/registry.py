@@ -1,0 +1,124 @@
+"""The plugin manager: entry points and local modules load the same way; typed lookup by name."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import os
+from collections.abc import Iterable
+from dataclasses import replace
+from importlib.metadata import entry_points
+
+import pluggy
+
+from benchbed import hookspecs
+from benchbed.errors import BenchbedError, DuplicatePluginError, UnknownPluginError
+from benchbed.types import KINDS, Kind, PluginSpec
+
+ENTRY_POINT_GROUP = "benchbed"
+
+
+class Registry:
+    """All specs of all plugin kinds, keyed by (kind, name), built once from the plugin manager."""
+
+    def __init__(self, extra_modules: Iterable[str] = ()) -> None:
+        self.pm = pluggy.PluginManager("benchbed")
+        self.pm.add_hookspecs(hookspecs)
+        self._providers: dict[object, str] = {}
+        for ep in entry_points(group=ENTRY_POINT_GROUP):
+            try:
+                module = ep.load()
+            except Exception as exc:  # a broken third-party plugin must name itself
+                raise BenchbedError(
+                    f"plugin entry point {ep.name!r} ({ep.value}) failed to import: {exc}",
+                    fix=f"fix or uninstall the package providing {ep.value}",
+                ) from exc
+            self._register(module, f"{ep.name} ({ep.value})")
+        env = os.environ.get("BENCHBED_PLUGINS", "")
+        for name in [*filter(None, (m.strip() for m in env.split(","))), *extra_modules]:
+            try:
+                module = importlib.import_module(name)
+            except ImportError as exc:
+                raise BenchbedError(
+                    f"cannot import plugin module {name!r}: {exc}",
+                    fix="check --plugin / BENCHBED_PLUGINS and that the module is on PYTHONPATH",
+                ) from exc
+            self._register(module, name)
+        self._specs: dict[Kind, dict[str, PluginSpec]] = {k: {} for k in KINDS}
+        for kind in KINDS:
+            self._collect(kind)
+
+    def _register(self, module: object, provider: str) -> None:
+        if self.pm.is_registered(module):
+            return
+        self.pm.register(module, name=provider)
+        self._providers[module] = provider
+
+    def _collect(self, kind: Kind) -> None:
+        hook = getattr(self.pm.hook, hookspecs.HOOK_FOR_KIND[kind])
+        table = self._specs[kind]
+        for impl in hook.get_hookimpls():
+            provider = self._providers.get(impl.plugin, impl.plugin_name)
+            for spec in impl.function() or []:
+                if spec.kind != kind:
+                    raise BenchbedError(
+                        f"{provider} returned a {spec.kind} spec {spec.name!r} from the {kind} hook",
+                        fix=f"return {kind} specs from {hookspecs.HOOK_FOR_KIND[kind]}",
+                    )
+                spec = replace(spec, provider=provider)
+                if spec.name in table:
+                    raise DuplicatePluginError(
+                        f"two plugins register the {kind} {spec.name!r}: "
+                        f"{table[spec.name].provider} and {provider}",
+                        fix="uninstall one of them or rename one plugin",
+                    )
+                table[spec.name] = spec
+
+    def names(self, kind: Kind) -> list[str]:
+        """Sorted names registered for ``kind``."""
+        return sorted(self._specs[kind])
+
+    def specs(self, kind: Kind) -> list[PluginSpec]:
+        """All specs of ``kind``, sorted by name."""
+        return [self._specs[kind][n] for n in self.names(kind)]
+
+    def get(self, kind: Kind, name: str) -> PluginSpec:
+        """The spec of ``kind`` called ``name``; unknown names suggest close matches."""
+        if kind not in self._specs:
+            raise BenchbedError(f"unknown plugin kind {kind!r}", fix=f"use one of {list(KINDS)}")
+        table = self._specs[kind]
+        if name in table:
+            return table[name]
+        raise UnknownPluginError(f"no {kind} called {name!r}", fix=suggestion(name, list(table), kind))
+
+    def find(self, name: str) -> list[PluginSpec]:
+        """Specs of any kind called ``name``."""
+        return [t[name] for t in self._specs.values() if name in t]
+
+    def all_names(self) -> list[str]:
+        """Every registered name of every kind."""
+        return sorted({n for t in self._specs.values() for n in t})
+
+
+def suggestion(name: str, known: list[str], kind: str) -> str:
+    """'did you mean ...' text for an unknown name."""
+    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
+    lowered = [k for k in known if k.lower() == name.lower()]
+    close = list(dict.fromkeys(lowered + close))
+    if close:
+        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
+    return f"run `benchbed list {kind}` to see what is installed"
+
+
+_DEFAULT: Registry | None = None
+_DEFAULT_KEY: tuple[str, ...] | None = None
+
+
+def get_registry(extra_modules: Iterable[str] = ()) -> Registry:
+    """The process-wide registry (rebuilt when BENCHBED_PLUGINS or the extra modules change)."""
+    global _DEFAULT, _DEFAULT_KEY
+    key = (os.environ.get("BENCHBED_PLUGINS", ""), *extra_modules)
+    if _DEFAULT is None or key != _DEFAULT_KEY:
+        _DEFAULT = Registry(extra_modules)
+        _DEFAULT_KEY = key
+    return _DEFAULT

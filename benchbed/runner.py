@@ -1,0 +1,367 @@
+"""Plan -> work items; resume from the store; executors; each finished item in one transaction."""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from tqdm import tqdm
+
+import benchbed
+from benchbed.imaging import content_hash
+from benchbed.registry import Registry
+from benchbed.store.models import Item, PluginRecord, Run, RunItem, Score
+from benchbed.suites import Plan
+from benchbed.work import ItemResult, RunContext, WorkItem, compute_group, derive_seed, item_key
+from benchbed.work import run_group_list as _run_group_list
+
+Overwrite = Literal["never", "failed", "always"]
+_PACKAGES = ("numpy", "scipy", "pillow", "torch", "pandas", "sqlalchemy", "pywavelets", "bm3d",
+             "scikit-image", "ultralytics", "onnxruntime")
+
+
+# --- executors ------------------------------------------------------------------------------------
+
+
+class Executor(Protocol):
+    """Runs groups of items and yields results as they finish."""
+
+    def run(self, ctx: RunContext, groups: list[list[WorkItem]]) -> Iterator[ItemResult]:
+        """Yield one ItemResult per item, in completion order."""
+
+
+class InProcessExecutor:
+    """Default: compute in this process, yielding each item as soon as it is done."""
+
+    def run(self, ctx: RunContext, groups: list[list[WorkItem]]) -> Iterator[ItemResult]:
+        """Compute groups one by one."""
+        for group in groups:
+            yield from compute_group(ctx, group)
+
+
+def _init_worker(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    try:  # one BLAS/torch thread per worker: N workers use N cores, not N x N
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:
+        pass
+
+
+class ProcessPoolExecutor:
+    """A process pool for CPU-bound work (spawned workers; same numbers as in-process)."""
+
+    def __init__(self, workers: int) -> None:
+        self.workers = workers
+
+    def run(self, ctx: RunContext, groups: list[list[WorkItem]]) -> Iterator[ItemResult]:
+        """Submit every group and yield results as groups complete."""
+        import concurrent.futures as cf
+        import multiprocessing as mp
+
+        env = {k: v for k, v in os.environ.items() if k.startswith("BENCHBED_")}
+        env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+        with cf.ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=mp.get_context("spawn"),
+            initializer=_init_worker, initargs=(env,),
+        ) as pool:
+            futures = [pool.submit(_run_group_list, ctx, g) for g in groups]
+            for fut in cf.as_completed(futures):
+                yield from fut.result()
+
+
+def make_executor(workers: int) -> Executor:
+    """In-process for 1 worker, a process pool otherwise."""
+    return InProcessExecutor() if workers <= 1 else ProcessPoolExecutor(workers)
+
+
+# --- planning ---------------------------------------------------------------------------------------
+
+
+def enumerate_items(plan: Plan, registry: Registry, limit: int | None = None) -> list[WorkItem]:
+    """Every work item of the plan, in a stable order (datasets are read here, not in workers)."""
+    data = plan.data
+    items = []
+    for ds in data["datasets"]:
+        dataset = registry.get("dataset", ds["name"]).build(**ds["params"])
+        ids = dataset.pair_ids(ds["split"])
+        for cap in (ds.get("limit"), limit):
+            if cap:
+                ids = ids[:cap]
+        ds_ref = {k: ds[k] for k in ("name", "version", "params")}
+        for pair_id in ids:
+            for deg in data["degradations"]:
+                for sev in deg["severities"]:
+                    for method in data["methods"]:
+                        key = item_key(plan.seed, ds_ref, pair_id, deg, sev, method)
+                        items.append(WorkItem(
+                            key=key, dataset=ds_ref, pair_id=pair_id, degradation=deg,
+                            severity=sev, method=method, seed=derive_seed(plan.seed, key),
+                            metrics=tuple(data["metrics"]),
+                        ))
+    return items
+
+
+# --- provenance ---------------------------------------------------------------------------------------
+
+
+def git_commit() -> str | None:
+    """The commit of the benchbed checkout, when it is one."""
+    here = Path(benchbed.__file__).resolve().parent.parent
+    try:
+        out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "-uno"],
+                           capture_output=True, text=True, timeout=5).stdout.strip()
+    return out.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the numeric stack and Python."""
+    out = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:
+            continue
+    return out
+
+
+def device_name(device: str) -> str:
+    """`cpu` or the CUDA card's name."""
+    if device.startswith("cuda"):
+        try:
+            import torch
+
+            return f"{device} ({torch.cuda.get_device_name(device)})"
+        except Exception:
+            return device
+    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+# --- the run ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunSummary:
+    """Counts a run reports."""
+
+    run_id: int
+    total: int = 0
+    computed: int = 0
+    skipped: int = 0
+    failed: int = 0
+    counters: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        """Human-readable summary lines."""
+        c = self.counters
+        out = [
+            f"items: {self.total} planned, {self.computed} computed, {self.skipped} skipped "
+            f"(already in the store), {self.failed} failed",
+            f"restorations: {c['restorations_computed']} computed, "
+            f"{c['restorations_reused']} reused; fusions: {c['fusions_computed']} computed, "
+            f"{c['fusions_reused']} reused",
+        ]
+        for label, err in self.failures[:10]:
+            out.append(f"  failed {label}: {err}")
+        if len(self.failures) > 10:
+            out.append(f"  ... and {len(self.failures) - 10} more failures (see the store)")
+        return out
+
+
+def _existing(session: Session, suite: str, keys: list[str]) -> dict[str, tuple[int, str, set]]:
+    out: dict[str, tuple[int, str, set]] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        rows = session.execute(
+            select(Item.id, Item.item_key, Item.status).where(Item.suite == suite,
+                                                              Item.item_key.in_(chunk))
+        ).all()
+        ids = {r.id: r for r in rows}
+        scored: dict[int, set] = defaultdict(set)
+        if ids:
+            for s in session.execute(
+                select(Score.item_id, Score.metric, Score.profile, Score.version)
+                .where(Score.item_id.in_(list(ids)))
+            ).all():
+                scored[s.item_id].add((s.metric, s.profile, s.version))
+        for r in rows:
+            out[r.item_key] = (r.id, r.status, scored[r.id])
+    return out
+
+
+def _label(item: WorkItem) -> str:
+    return (f"{item.dataset['name']}/{item.pair_id} {item.degradation['label']}"
+            f"@{item.severity['label']} {item.method['label']}")
+
+
+def run_plan(
+    plan: Plan,
+    registry: Registry,
+    sessions: sessionmaker[Session],
+    *,
+    cache_dir: str | Path,
+    limit: int | None = None,
+    workers: int = 1,
+    overwrite: Overwrite = "never",
+    device: str = "cpu",
+    plugin_modules: tuple[str, ...] = (),
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> RunSummary:
+    """Run every item of ``plan`` that the store does not already hold; resume by default."""
+    items = enumerate_items(plan, registry, limit)
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    with sessions.begin() as s:
+        run = Run(suite=plan.name, plan_hash=plan.hash, plan=plan.data,
+                  benchbed_version=benchbed.__version__, git_commit=git_commit(),
+                  packages=package_versions(), device=device_name(device),
+                  host=socket.gethostname(), workers=workers, started_at=now, status="running",
+                  n_computed=0, n_skipped=0, n_failed=0)
+        s.add(run)
+        s.flush()
+        run_id = run.id
+        for kind, ref in _plugins_of(plan):
+            spec = registry.get(kind, ref["name"])
+            s.add(PluginRecord(run_id=run_id, kind=kind, name=spec.name, version=spec.version,
+                               provider=spec.provider, params=ref["params"],
+                               params_hash=content_hash(repr(sorted(ref["params"].items()))),
+                               weights_hash=",".join(w.sha256 for w in spec.weights) or None))
+    summary = RunSummary(run_id=run_id, total=len(items))
+    with sessions() as s:
+        existing = _existing(s, plan.name, [i.key for i in items])
+    todo: list[WorkItem] = []
+    skipped_ids: list[int] = []
+    for item in items:
+        found = existing.get(item.key)
+        if found is None or overwrite == "always" or (overwrite == "failed" and found[1] == "failed"):
+            todo.append(item)
+            continue
+        have = found[2]
+        missing = tuple(m for m in item.metrics
+                        if (m["name"], m["profile"], m["version"]) not in have)
+        if found[1] == "done" and missing:
+            todo.append(replace(item, metrics=missing))
+            continue
+        skipped_ids.append(found[0])
+        if found[1] == "failed":
+            summary.failed += 1
+    summary.skipped = len(skipped_ids)
+    with sessions.begin() as s:
+        s.add_all([RunItem(run_id=run_id, item_id=i) for i in skipped_ids])
+    groups: dict[tuple, list[WorkItem]] = defaultdict(list)
+    for item in todo:
+        groups[item.group].append(item)
+    ctx = RunContext(suite_seed=plan.seed, cache_dir=str(Path(cache_dir).resolve()),
+                     device=device, references=plan.data["references"],
+                     plugin_modules=tuple(plugin_modules))
+    by_key = {i.key: i for i in todo}
+    echo(f"run {run_id}: suite {plan.name} (plan {plan.hash[:12]}), {len(items)} items, "
+         f"{len(todo)} to compute, {len(skipped_ids)} already in the store")
+    bar = tqdm(total=len(todo), disable=not progress or not todo, unit="item",
+               dynamic_ncols=True, file=sys.stderr)
+    completed = False
+    try:
+        for result in make_executor(workers).run(ctx, list(groups.values())):
+            item = by_key[result.key]
+            _write(sessions, plan.name, run_id, item, result, overwrite, summary)
+            for k, v in result.counters.items():
+                summary.counters[k] += v
+            bar.update(1)
+        completed = True
+    finally:
+        bar.close()
+        with sessions.begin() as s:
+            run_row = s.get(Run, run_id)
+            run_row.finished_at = datetime.now(timezone.utc).replace(tzinfo=None)
+            run_row.status = "finished" if completed else "interrupted"
+            run_row.n_computed = summary.computed
+            run_row.n_skipped = summary.skipped
+            run_row.n_failed = summary.failed
+    return summary
+
+
+def _plugins_of(plan: Plan) -> Iterator[tuple[str, dict[str, Any]]]:
+    seen = set()
+    refs: list[tuple[str, dict[str, Any]]] = []
+    refs += [("dataset", d) for d in plan.data["datasets"]]
+    refs += [("degradation", d) for d in plan.data["degradations"]]
+    refs += [("metric", m) for m in plan.data["metrics"]]
+    for m in plan.data["methods"]:
+        refs.append(("fuser", m["fuse"]))
+        refs += [("restorer", r) for r in (m["restore"] or {}).values()]
+    for kind, ref in refs:
+        key = (kind, ref["name"], repr(sorted(ref.get("params", {}).items())))
+        if key not in seen:
+            seen.add(key)
+            yield kind, {"name": ref["name"], "params": dict(ref.get("params", {}))}
+
+
+def _write(sessions: sessionmaker[Session], suite: str, run_id: int, item: WorkItem,
+           result: ItemResult, overwrite: Overwrite, summary: RunSummary) -> None:
+    """Store one finished item (row, scores, run link) in a single transaction."""
+    now = datetime.now(timezone.utc).replace(tzinfo=None)
+    fields = dict(
+        run_id=run_id, dataset=item.dataset["name"], pair_id=item.pair_id,
+        pair_hash=result.pair_hash, degradation=item.degradation["label"],
+        severity=item.severity["label"], method=item.method["label"], seed=item.seed,
+        status=result.status, error=result.error, seconds=result.seconds,
+        artifacts=result.artifacts, created_at=now,
+    )
+    try:
+        with sessions.begin() as s:
+            row = s.execute(select(Item).where(Item.suite == suite, Item.item_key == item.key)
+                            ).scalar_one_or_none()
+            if row is None:
+                row = Item(suite=suite, item_key=item.key, **fields)
+                s.add(row)
+                s.flush()
+            else:
+                partial = row.status == "done" and result.status == "done" and overwrite != "always"
+                if result.status == "failed" and row.status == "done":
+                    # a failure never replaces a stored result
+                    fields = {"run_id": row.run_id}
+                for k, v in fields.items():
+                    setattr(row, k, v)
+                if not partial:
+                    for sc in s.execute(select(Score).where(Score.item_id == row.id)).scalars():
+                        s.delete(sc)
+                    s.flush()
+            for sc in result.scores:
+                s.add(Score(item_id=row.id, **sc))
+            if s.get(RunItem, (run_id, row.id)) is None:
+                s.add(RunItem(run_id=run_id, item_id=row.id))
+    except IntegrityError:
+        # another run stored this item between our check and our write: keep theirs
+        summary.skipped += 1
+        with sessions.begin() as s:
+            row = s.execute(select(Item).where(Item.suite == suite, Item.item_key == item.key)
+                            ).scalar_one()
+            if s.get(RunItem, (run_id, row.id)) is None:
+                s.add(RunItem(run_id=run_id, item_id=row.id))
+        return
+    if result.status == "done":
+        summary.computed += 1
+    else:
+        summary.failed += 1
+        summary.failures.append((_label(item), result.error or "unknown error"))

@@ -1,0 +1,122 @@
+"""SQLAlchemy 2 models: runs, plugins, items, run_items, scores, detections."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the benchbed store."""
+
+
+class Run(Base):
+    """One invocation of `benchbed run`, with its provenance."""
+
+    __tablename__ = "runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    suite: Mapped[str] = mapped_column(String(200), index=True)
+    plan_hash: Mapped[str] = mapped_column(String(64))
+    plan: Mapped[dict] = mapped_column(JSON)
+    benchbed_version: Mapped[str] = mapped_column(String(50))
+    git_commit: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    packages: Mapped[dict] = mapped_column(JSON)
+    device: Mapped[str] = mapped_column(String(100))
+    host: Mapped[str] = mapped_column(String(200))
+    workers: Mapped[int] = mapped_column(Integer, default=1)
+    started_at: Mapped[datetime] = mapped_column(DateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    status: Mapped[str] = mapped_column(String(20), default="running")
+    n_computed: Mapped[int] = mapped_column(Integer, default=0)
+    n_skipped: Mapped[int] = mapped_column(Integer, default=0)
+    n_failed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class PluginRecord(Base):
+    """A plugin a run used: version, params and weights hash."""
+
+    __tablename__ = "plugins"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(50))
+    provider: Mapped[str] = mapped_column(String(300))
+    params: Mapped[dict] = mapped_column(JSON)
+    params_hash: Mapped[str] = mapped_column(String(64))
+    weights_hash: Mapped[str | None] = mapped_column(String(200), nullable=True)
+
+
+class Item(Base):
+    """One (dataset, pair, degradation, severity, method) result, written in one transaction."""
+
+    __tablename__ = "items"
+    __table_args__ = (
+        UniqueConstraint("suite", "item_key", name="uq_items_suite_key"),
+        Index("ix_items_suite_status", "suite", "status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    suite: Mapped[str] = mapped_column(String(200))
+    item_key: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    dataset: Mapped[str] = mapped_column(String(200))
+    pair_id: Mapped[str] = mapped_column(String(200))
+    pair_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    degradation: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(300))
+    seed: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    artifacts: Mapped[dict] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class RunItem(Base):
+    """Which items a run covered (computed or found done): the leaderboard's view of a plan."""
+
+    __tablename__ = "run_items"
+    run_id: Mapped[int] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    item_id: Mapped[int] = mapped_column(
+        ForeignKey("items.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Score(Base):
+    """A metric value of an item under a convention profile."""
+
+    __tablename__ = "scores"
+    __table_args__ = (UniqueConstraint("item_id", "metric", "profile", name="uq_scores_item_metric"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    metric: Mapped[str] = mapped_column(String(100))
+    profile: Mapped[str] = mapped_column(String(100))
+    version: Mapped[str] = mapped_column(String(50))
+    value: Mapped[float] = mapped_column(Float)
+
+
+class Detection(Base):
+    """Detection scores of an item (per class and overall) under a declared protocol."""
+
+    __tablename__ = "detections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    item_id: Mapped[int] = mapped_column(ForeignKey("items.id", ondelete="CASCADE"), index=True)
+    detector: Mapped[str] = mapped_column(String(200))
+    protocol: Mapped[str] = mapped_column(String(100))
+    class_name: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict] = mapped_column(JSON)

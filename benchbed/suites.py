@@ -1,0 +1,502 @@
+"""Suite YAML -> schema-validated, registry-checked, normalised and hashed plan."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from benchbed.errors import BenchbedError, SuiteError
+from benchbed.imaging import content_hash
+from benchbed.registry import Registry
+
+_NAME = {"type": "string", "minLength": 1}
+_PARAMS = {"type": "object"}
+_PLUGIN_REF = {
+    "oneOf": [
+        _NAME,
+        {
+            "type": "object",
+            "properties": {"name": _NAME, "params": _PARAMS},
+            "required": ["name"],
+            "additionalProperties": False,
+        },
+    ]
+}
+_RESTORE = {
+    "oneOf": [
+        _NAME,
+        {
+            "type": "object",
+            "properties": {"name": _NAME, "params": _PARAMS},
+            "required": ["name"],
+            "additionalProperties": False,
+        },
+        {
+            "type": "object",
+            "description": "per-modality restorers, e.g. {ir: bm3d, vi: wiener}",
+            "additionalProperties": _PLUGIN_REF,
+            "not": {"required": ["name"]},
+            "minProperties": 1,
+        },
+    ]
+}
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": ["name", "datasets", "degradations", "methods", "metrics"],
+    "additionalProperties": False,
+    "properties": {
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
+        "version": {"type": ["integer", "string"]},
+        "description": {"type": "string"},
+        "seed": {"type": "integer", "minimum": 0},
+        "include": {"type": "array", "items": _NAME},
+        "references": {"enum": ["clean", "degraded"]},
+        "datasets": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "oneOf": [
+                    _NAME,
+                    {
+                        "type": "object",
+                        "required": ["name"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": _NAME,
+                            "split": {"type": ["string", "null"]},
+                            "limit": {"type": "integer", "minimum": 1},
+                            "params": _PARAMS,
+                        },
+                    },
+                ]
+            },
+        },
+        "degradations": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "oneOf": [
+                    _NAME,
+                    {
+                        "type": "object",
+                        "required": ["name"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "name": _NAME,
+                            "label": _NAME,
+                            "severities": {
+                                "type": "array",
+                                "minItems": 1,
+                                "items": {"type": ["string", "integer", "object"]},
+                            },
+                            "apply_to": {
+                                "oneOf": [
+                                    {"const": "all"},
+                                    {"type": "array", "items": _NAME, "minItems": 1},
+                                ]
+                            },
+                            "params": _PARAMS,
+                        },
+                    },
+                ]
+            },
+        },
+        "methods": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "oneOf": [
+                    _NAME,
+                    {
+                        "type": "object",
+                        "required": ["fuse"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "fuse": _PLUGIN_REF,
+                            "restore": _RESTORE,
+                            "label": _NAME,
+                        },
+                    },
+                ]
+            },
+        },
+        "metrics": {"type": "array", "minItems": 1, "items": _PLUGIN_REF},
+        "detection": {"type": "object"},
+    },
+}
+
+
+# --- YAML with line numbers ---------------------------------------------------------------------
+
+
+def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            out[(*path, key.value)] = key.start_mark.line + 1
+            _line_map(value, (*path, key.value), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, value in enumerate(node.value):
+            _line_map(value, (*path, i), out)
+
+
+def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
+    if not path.is_file():
+        raise SuiteError(f"suite file not found: {path}", fix="check the path (suites live in suites/)")
+    text = path.read_text(encoding="utf-8")
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SuiteError(
+            f"{where}: invalid YAML: {problem}",
+            fix="fix the indentation/quoting at that line (YAML needs spaces, not tabs)",
+        ) from exc
+    if not isinstance(data, dict):
+        raise SuiteError(f"{path}: a suite must be a YAML mapping", fix="start with `name: ...`")
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _line_map(node, (), lines)
+    return data, lines
+
+
+def _line_for(lines: Mapping[tuple[Any, ...], int], path: tuple[Any, ...]) -> int | None:
+    for n in range(len(path), -1, -1):
+        if path[:n] in lines:
+            return lines[path[:n]]
+    return None
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Included parts first; lists concatenate, mappings merge, scalars of the includer win."""
+    out = dict(base)
+    for key, value in over.items():
+        if key in out and isinstance(out[key], list) and isinstance(value, list):
+            out[key] = out[key] + value
+        elif key in out and isinstance(out[key], dict) and isinstance(value, dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+Origins = dict[tuple[Any, ...], str]
+
+
+def _origins(data: dict[str, Any], lines: Mapping[tuple[Any, ...], int], p: Path) -> Origins:
+    out: Origins = {}
+    for key, value in data.items():
+        out[(key,)] = f"{_show(p)}:{_line_for(lines, (key,))}"
+        if isinstance(value, list):
+            for i in range(len(value)):
+                out[(key, i)] = f"{_show(p)}:{_line_for(lines, (key, i))}"
+    return out
+
+
+def _merge_origins(base: Origins, base_data: dict[str, Any], over: Origins) -> Origins:
+    out = dict(base)
+    for path, where in over.items():
+        if len(path) == 2 and isinstance(base_data.get(path[0]), list):
+            out[(path[0], path[1] + len(base_data[path[0]]))] = where
+        else:
+            out[path] = where
+    return out
+
+
+def _show(p: Path) -> str:
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
+def load_suite_dict(path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """Read a suite and its includes (resolved relative to the including file), schema-checked."""
+    return _load(path, _seen)[0]
+
+
+def _load(path: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any], Origins]:
+    p = Path(path).resolve()
+    if p in _seen:
+        raise SuiteError(f"include cycle: {' -> '.join(map(str, (*_seen, p)))}", fix="remove it")
+    data, lines = _read_yaml(p)
+    merged: dict[str, Any] = {}
+    origins: Origins = {}
+    for inc in data.get("include", []) or []:
+        inc_path = (p.parent / inc).resolve()
+        if not inc_path.is_file():
+            raise SuiteError(
+                f"{_show(p)}:{_line_for(lines, ('include',))}: included file {inc} not found",
+                fix=f"create {inc_path} or fix the include path",
+            )
+        part, part_origins = _load_part(inc_path, (*_seen, p))
+        origins = _merge_origins(origins, merged, part_origins)
+        merged = _merge(merged, part)
+    own = {k: v for k, v in data.items() if k != "include"}
+    origins = _merge_origins(origins, merged, _origins(own, lines, p))
+    data = _merge(merged, own)
+    data.setdefault("name", p.stem)
+    errors = sorted(
+        jsonschema.Draft202012Validator(SCHEMA).iter_errors(data), key=lambda e: list(e.path)
+    )
+    if errors:
+        err = errors[0]
+        best = jsonschema.exceptions.best_match(errors) or err
+        where = "/".join(str(x) for x in best.absolute_path) or "(top level)"
+        line = _line_for(lines, tuple(best.absolute_path))
+        raise SuiteError(
+            f"{_show(p)}:{line}: {where}: {_schema_message(best)}",
+            fix=_schema_hint(best),
+        )
+    return data, origins
+
+
+def _load_part(p: Path, seen: tuple[Path, ...]) -> tuple[dict[str, Any], Origins]:
+    """An included file: read (with its own includes) but not schema-checked on its own."""
+    if p in seen:
+        raise SuiteError(f"include cycle: {' -> '.join(map(str, (*seen, p)))}", fix="remove it")
+    data, lines = _read_yaml(p)
+    merged: dict[str, Any] = {}
+    origins: Origins = {}
+    for inc in data.get("include", []) or []:
+        part, part_origins = _load_part((p.parent / inc).resolve(), (*seen, p))
+        origins = _merge_origins(origins, merged, part_origins)
+        merged = _merge(merged, part)
+    own = {k: v for k, v in data.items() if k != "include"}
+    origins = _merge_origins(origins, merged, _origins(own, lines, p))
+    return _merge(merged, own), origins
+
+
+def _schema_message(err: jsonschema.ValidationError) -> str:
+    if err.validator == "additionalProperties":
+        return err.message
+    if err.validator == "oneOf":
+        return f"{json.dumps(err.instance)[:80]} is not a valid entry"
+    return err.message
+
+
+def _schema_hint(err: jsonschema.ValidationError) -> str:
+    path = list(err.absolute_path)
+    section = path[0] if path else None
+    hints = {
+        "datasets": "write a dataset as `demo` or `{name: tno, split: test, limit: 5}`",
+        "degradations": "write `gaussian_noise` or `{name: gaussian_noise, severities: [1, 2]}`",
+        "methods": "write a fuser name or `{restore: auto, fuse: laplacian}`",
+        "metrics": "write a metric name or `{name: QABF, params: {...}}`",
+    }
+    if section in hints:
+        return hints[section]
+    return "required keys: name, datasets, degradations, methods, metrics (see suites/quickstart.yaml)"
+
+
+# --- normalisation against the registry ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A validated suite, normalised so that equal content gives an equal hash."""
+
+    name: str
+    data: dict[str, Any]
+    hash: str
+    source: str
+
+    @property
+    def seed(self) -> int:
+        """The suite seed."""
+        return int(self.data["seed"])
+
+
+def _ref(entry: Any) -> dict[str, Any]:
+    if isinstance(entry, str):
+        return {"name": entry, "params": {}}
+    return {"name": entry["name"], "params": dict(entry.get("params") or {})}
+
+
+def _checked(registry: Registry, kind: str, ref: dict[str, Any], where: str) -> dict[str, Any]:
+    try:
+        spec = registry.get(kind, ref["name"])  # type: ignore[arg-type]
+    except BenchbedError as exc:
+        raise SuiteError(f"{where}: {exc.message}", fix=exc.fix) from exc
+    unknown = set(ref["params"]) - set(spec.params)
+    if unknown:
+        raise SuiteError(
+            f"{where}: {kind} {spec.name!r} has no parameter(s) {sorted(unknown)}",
+            fix=f"use one of {sorted(spec.params)} (see `benchbed info {spec.name}`)",
+        )
+    return {"name": spec.name, "version": spec.version, "params": {**spec.params, **ref["params"]}}
+
+
+def _param_suffix(params: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
+    changed = {k: v for k, v in params.items() if defaults.get(k) != v}
+    if not changed:
+        return ""
+    return "[" + ",".join(f"{k}={changed[k]}" for k in sorted(changed)) + "]"
+
+
+def method_label(method: Mapping[str, Any], registry: Registry) -> str:
+    """Display name: `fuser`, `restorer>fuser`, or `ra+rb>fuser`, with non-default params."""
+    fuse = method["fuse"]
+    fname = fuse["name"] + _param_suffix(fuse["params"], registry.get("fuser", fuse["name"]).params)
+    restore = method.get("restore")
+    if not restore:
+        return fname
+    labels = []
+    for ref in restore.values():
+        spec = registry.get("restorer", ref["name"])
+        labels.append(ref["name"] + _param_suffix(ref["params"], spec.params))
+    unique = list(dict.fromkeys(labels))
+    return ("+".join(unique) if len(unique) > 1 else unique[0]) + ">" + fname
+
+
+def normalise(
+    data: dict[str, Any], registry: Registry, source: str = "", origins: Origins | None = None
+) -> Plan:
+    """Check every name against the registry and return the normalised, hashed plan."""
+    origins = origins or {}
+
+    def at(section: str, i: int) -> str:
+        loc = origins.get((section, i))
+        return f"{loc}: {section}[{i}]" if loc else f"{section}[{i}]"
+
+    name = data["name"]
+    datasets = []
+    modalities: set[str] = set()
+    for i, entry in enumerate(data["datasets"]):
+        ref = _ref(entry)
+        where = at("datasets", i)
+        ds = _checked(registry, "dataset", ref, where)
+        spec = registry.get("dataset", ds["name"])
+        split = entry.get("split", "test") if isinstance(entry, dict) else "test"
+        if split is not None and spec.splits and split not in spec.splits:  # type: ignore[attr-defined]
+            raise SuiteError(
+                f"{where}: dataset {ds['name']!r} has no split {split!r}",
+                fix=f"use one of {list(spec.splits)} or `split: null` for all pairs",  # type: ignore[attr-defined]
+            )
+        ds["split"] = split
+        ds["limit"] = entry.get("limit") if isinstance(entry, dict) else None
+        mods = spec.modalities
+        if not mods:  # e.g. a generic folder: the built object knows its modalities
+            try:
+                mods = tuple(spec.build(**ds["params"]).modalities)
+            except BenchbedError as exc:
+                raise SuiteError(f"{where}: {exc.message}", fix=exc.fix) from exc
+        modalities |= set(mods)
+        datasets.append(ds)
+
+    degradations = []
+    for i, entry in enumerate(data["degradations"]):
+        where = at("degradations", i)
+        ref = _ref(entry)
+        deg = _checked(registry, "degradation", ref, where)
+        spec = registry.get("degradation", deg["name"])
+        levels = spec.severities  # type: ignore[attr-defined]
+        wanted = entry.get("severities") if isinstance(entry, dict) else None
+        if wanted is None:
+            wanted = list(levels)[:1]
+        severities = []
+        for sev in wanted:
+            if isinstance(sev, dict):
+                label = json.dumps(sev, sort_keys=True)
+                params = dict(sev)
+            else:
+                label = str(sev)
+                if label not in levels:
+                    raise SuiteError(
+                        f"{where}: degradation {deg['name']!r} has no severity {label!r}",
+                        fix=f"use one of {list(levels)} or a parameter mapping",
+                    )
+                params = dict(levels[label])
+            severities.append({"label": label, "params": params})
+        apply_to = entry.get("apply_to", "all") if isinstance(entry, dict) else "all"
+        if apply_to != "all":
+            bad = sorted(set(apply_to) - modalities)
+            if bad:
+                raise SuiteError(
+                    f"{where}: apply_to names modalities {bad} that no dataset of the suite has",
+                    fix=f"use some of {sorted(modalities)} or `all`",
+                )
+        label = entry.get("label", deg["name"]) if isinstance(entry, dict) else deg["name"]
+        degradations.append(
+            {
+                "name": deg["name"],
+                "label": label,
+                "version": deg["version"],
+                "params": deg["params"],
+                "severities": severities,
+                "apply_to": apply_to,
+            }
+        )
+
+    methods = []
+    for i, entry in enumerate(data["methods"]):
+        where = at("methods", i)
+        if isinstance(entry, str):
+            entry = {"fuse": entry}
+        fuse = _checked(registry, "fuser", _ref(entry["fuse"]), f"{where}.fuse")
+        fspec = registry.get("fuser", fuse["name"])
+        restore_entry = entry.get("restore")
+        restore: dict[str, Any] | None = None
+        if restore_entry is not None:
+            if fspec.degradation_aware:  # type: ignore[attr-defined]
+                raise SuiteError(
+                    f"{where}: {fuse['name']!r} is degradation-aware and takes degraded inputs",
+                    fix="remove `restore:` for this method",
+                )
+            if isinstance(restore_entry, dict) and "name" not in restore_entry:
+                per = {m: _ref(r) for m, r in restore_entry.items()}
+                missing = sorted(modalities - set(per))
+                if missing:
+                    raise SuiteError(
+                        f"{where}.restore: no restorer for modalities {missing}",
+                        fix="give one restorer per modality, or one restorer for all",
+                    )
+            else:
+                per = {m: _ref(restore_entry) for m in sorted(modalities)}
+            restore = {
+                m: _checked(registry, "restorer", r, f"{where}.restore") for m, r in sorted(per.items())
+            }
+        method = {"fuse": fuse, "restore": restore}
+        method["label"] = entry.get("label") or method_label(method, registry)
+        methods.append(method)
+    labels = [m["label"] for m in methods]
+    dup = sorted({x for x in labels if labels.count(x) > 1})
+    if dup:
+        raise SuiteError(f"methods listed twice: {dup}", fix="remove duplicates or give a `label:`")
+
+    metrics = []
+    for i, entry in enumerate(data["metrics"]):
+        m = _checked(registry, "metric", _ref(entry), at("metrics", i))
+        m["profile"] = registry.get("metric", m["name"]).profile  # type: ignore[attr-defined]
+        metrics.append(m)
+
+    norm = {
+        "name": name,
+        "version": str(data.get("version", 1)),
+        "seed": int(data.get("seed", 0)),
+        "references": data.get("references", "clean"),
+        "datasets": datasets,
+        "degradations": degradations,
+        "methods": methods,
+        "metrics": metrics,
+        "detection": data.get("detection"),
+    }
+    digest = content_hash(json.dumps(norm, sort_keys=True, default=str))
+    return Plan(name=name, data=norm, hash=digest, source=source)
+
+
+def load_plan(path: str | Path, registry: Registry) -> Plan:
+    """Read, validate and normalise the suite at ``path``."""
+    data, origins = _load(path)
+    return normalise(data, registry, source=str(path), origins=origins)

@@ -1,0 +1,259 @@
+"""Data conventions shared by the core and every plugin: images, pairs, observations and specs.
+
+Image convention: ``numpy.float32`` arrays, HxW (gray) or HxWx3 (RGB), values in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from benchbed.operators import LinearOperator
+
+Image = np.ndarray
+"""float32 array, HxW or HxWx3, values in [0, 1]."""
+
+Kind = Literal["degradation", "restorer", "fuser", "metric", "dataset", "detector", "publisher"]
+KINDS: tuple[Kind, ...] = (
+    "degradation",
+    "restorer",
+    "fuser",
+    "metric",
+    "dataset",
+    "detector",
+    "publisher",
+)
+ColourPolicy = Literal["y-cbcr", "rgb", "gray"]
+
+
+def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(mapping or {}))
+
+
+@dataclass(frozen=True)
+class Pair:
+    """Two registered source images of one scene, clean, with optional detection labels."""
+
+    id: str
+    modalities: tuple[str, str]
+    sources: tuple[Image, Image]
+    labels: Any = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A degraded source ``y`` with the linear forward model that produced it, where one exists.
+
+    ``operator`` maps a clean image of ``clean_shape`` to the noise-free part of ``y``
+    (``A``) and back (``A_pinv``); it is ``None`` for non-linear degradations.
+    ``noise_sigma`` is the std of the additive Gaussian noise on the [0, 1] scale (0 when none).
+    """
+
+    y: Image
+    operator: LinearOperator | None
+    clean_shape: tuple[int, ...]
+    noise_sigma: float = 0.0
+    degradation: str = "clean"
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class FusionInputs:
+    """What a fuser receives: two images (Y channel or gray, or RGB per its colour policy).
+
+    For a cascade, ``images`` are the restored sources. For a degradation-aware fuser they are
+    the degraded observations, and ``observations`` carries their operators and noise levels.
+    """
+
+    images: tuple[Image, Image]
+    modalities: tuple[str, str]
+    observations: tuple[Observation, Observation] | None = None
+    device: str = "cpu"
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class WeightsRef:
+    """A weights file looked up under BENCHBED_WEIGHTS (or an absolute path), verified by sha256."""
+
+    path: str
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PluginSpec:
+    """What every plugin registers: a name, a version that enters every cache key, and a lazy factory.
+
+    ``factory(**params)`` builds the working object; heavy imports belong inside it.
+    """
+
+    kind: Kind
+    name: str
+    version: str
+    summary: str
+    factory: Callable[..., Any]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    modalities: tuple[str, ...] = ()
+    device: str = "cpu"
+    weights: tuple[WeightsRef, ...] = ()
+    citation: str = ""
+    provider: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "params", _frozen(self.params))
+
+    def build(self, **overrides: Any) -> Any:
+        """Instantiate the plugin with its default params updated by ``overrides``."""
+        unknown = set(overrides) - set(self.params)
+        if unknown:
+            from benchbed.errors import BenchbedError
+
+            raise BenchbedError(
+                f"{self.kind} {self.name!r} has no parameter(s) {sorted(unknown)}",
+                fix=f"use one of {sorted(self.params)} (see `benchbed info {self.name}`)",
+            )
+        return self.factory(**{**self.params, **overrides})
+
+    def describe(self) -> dict[str, Any]:
+        """Human- and JSON-friendly summary used by `benchbed info`."""
+        out: dict[str, Any] = {
+            "kind": self.kind,
+            "name": self.name,
+            "version": self.version,
+            "summary": self.summary,
+            "params": dict(self.params),
+            "modalities": list(self.modalities),
+            "device": self.device,
+            "weights": [w.path for w in self.weights],
+            "citation": self.citation,
+            "provider": self.provider,
+        }
+        for extra in self._extra_fields():
+            value = getattr(self, extra)
+            if isinstance(value, Mapping):
+                value = {k: dict(v) if isinstance(v, Mapping) else v for k, v in value.items()}
+            out[extra] = value
+        return out
+
+    def _extra_fields(self) -> tuple[str, ...]:
+        base = {f for f in PluginSpec.__dataclass_fields__}
+        return tuple(f for f in self.__dataclass_fields__ if f not in base)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DegradationSpec(PluginSpec):
+    """A degradation with named severity levels: level -> parameters passed to ``apply``."""
+
+    kind: Kind = "degradation"
+    severities: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    linear: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(
+            self, "severities", _frozen({str(k): _frozen(v) for k, v in self.severities.items()})
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class RestorerSpec(PluginSpec):
+    """A restorer and the degradations it is meant for (``("*",)`` = any)."""
+
+    kind: Kind = "restorer"
+    handles: tuple[str, ...] = ("*",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FuserSpec(PluginSpec):
+    """A fuser, its colour policy and whether it consumes degraded inputs and operators itself."""
+
+    kind: Kind = "fuser"
+    colour: ColourPolicy = "y-cbcr"
+    degradation_aware: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class MetricSpec(PluginSpec):
+    """A fusion metric: direction, the convention profile it follows and its inputs."""
+
+    kind: Kind = "metric"
+    higher_is_better: bool = True
+    profile: str = "default"
+    needs_sources: bool = True
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetSpec(PluginSpec):
+    """A dataset of pairs; ``modalities`` gives the order of the two sources."""
+
+    kind: Kind = "dataset"
+    splits: tuple[str, ...] = ("test",)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DetectorSpec(PluginSpec):
+    """An object detector (boxes for an image)."""
+
+    kind: Kind = "detector"
+    classes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, kw_only=True)
+class PublisherSpec(PluginSpec):
+    """A leaderboard publisher (markdown, CSV, HTML, ...)."""
+
+    kind: Kind = "publisher"
+
+
+# --- protocols the objects built by factories follow -------------------------------------------
+
+
+@runtime_checkable
+class Degradation(Protocol):
+    """Built by a DegradationSpec factory."""
+
+    def apply(
+        self, image: Image, modality: str, severity: Mapping[str, Any], rng: np.random.Generator
+    ) -> Observation:
+        """Degrade one clean source; all randomness comes from ``rng``."""
+
+
+@runtime_checkable
+class Restorer(Protocol):
+    """Built by a RestorerSpec factory."""
+
+    def restore(self, observation: Observation, modality: str) -> Image:
+        """Return an estimate of the clean source of ``observation.clean_shape``."""
+
+
+@runtime_checkable
+class Fuser(Protocol):
+    """Built by a FuserSpec factory."""
+
+    def fuse(self, inputs: FusionInputs) -> Image:
+        """Fuse two images of equal size into one (HxW, or HxWx3 for the `rgb` policy)."""
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """Built by a MetricSpec factory. Inputs are gray float64 arrays on 0..255."""
+
+    def compute(self, a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+        """Score fused image ``f`` against reference sources ``a`` and ``b``."""
+
+
+@runtime_checkable
+class Dataset(Protocol):
+    """Built by a DatasetSpec factory."""
+
+    def pair_ids(self, split: str | None) -> list[str]:
+        """Ids of the pairs in ``split`` (all pairs when ``None``), in a stable order."""
+
+    def load(self, pair_id: str) -> Pair:
+        """Load one pair; corrupt or mismatched files raise DataError."""

@@ -1,0 +1,295 @@
+"""Worker side of a run: one degraded pair -> restorations, fusions and scores (content-addressed)."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchbed.errors import BenchbedError, PluginOutputError
+from benchbed.fusion import fuse_with_policy
+from benchbed.imaging import (
+    check_image,
+    content_hash,
+    image_hash,
+    quantise,
+    read_image,
+    resize,
+    to_gray_255,
+    write_image,
+)
+from benchbed.operators import Identity
+from benchbed.registry import get_registry
+from benchbed.types import Image, Observation
+
+
+def derive_seed(*parts: object) -> int:
+    """A 32-bit seed from the suite seed and an item's identity (same anywhere, any process)."""
+    return int(content_hash(*(json.dumps(p, sort_keys=True, default=str) for p in parts))[:8], 16)
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    """One (dataset, pair, degradation, severity, method) unit and the metrics it still needs."""
+
+    key: str
+    dataset: dict[str, Any]
+    pair_id: str
+    degradation: dict[str, Any]
+    severity: dict[str, Any]
+    method: dict[str, Any]
+    seed: int
+    metrics: tuple[dict[str, Any], ...]
+
+    @property
+    def group(self) -> tuple[str, str, str, str]:
+        """Items sharing a degraded pair (and so its restorations)."""
+        return (
+            self.dataset["name"],
+            self.pair_id,
+            self.degradation["label"],
+            self.severity["label"],
+        )
+
+
+@dataclass
+class ItemResult:
+    """What a worker sends back for one item."""
+
+    key: str
+    status: str
+    error: str | None = None
+    seconds: float = 0.0
+    pair_hash: str | None = None
+    artifacts: dict[str, str] = field(default_factory=dict)
+    scores: list[dict[str, Any]] = field(default_factory=list)
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a worker needs besides the items (picklable)."""
+
+    suite_seed: int
+    cache_dir: str
+    device: str = "cpu"
+    references: str = "clean"
+    plugin_modules: tuple[str, ...] = ()
+
+
+def item_key(
+    suite_seed: int, dataset: dict, pair_id: str, degradation: dict, severity: dict, method: dict
+) -> str:
+    """Identity of an item: what it computes, independent of the suite's other entries."""
+    ident = {
+        "seed": suite_seed,
+        "dataset": {k: dataset[k] for k in ("name", "version", "params")},
+        "pair": pair_id,
+        "degradation": {k: degradation[k] for k in ("name", "version", "params", "apply_to")},
+        "severity": severity["params"],
+        "method": {"fuse": method["fuse"], "restore": method["restore"]},
+    }
+    return content_hash(json.dumps(ident, sort_keys=True, default=str))
+
+
+# --- worker side ----------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=256)
+def _built(kind: str, name: str, params_json: str, modules: tuple[str, ...], device: str) -> Any:
+    spec = get_registry(modules).get(kind, name)  # type: ignore[arg-type]
+    params = json.loads(params_json)
+    if "device" in spec.params:
+        params["device"] = device
+    return spec.build(**params)
+
+
+def _obj(ctx: RunContext, kind: str, ref: dict[str, Any]) -> Any:
+    return _built(kind, ref["name"], json.dumps(ref["params"], sort_keys=True), ctx.plugin_modules,
+                  ctx.device)
+
+
+def _artifact(ctx: RunContext, kind: str, key: str) -> Path:
+    return Path(ctx.cache_dir) / kind / key[:2] / f"{key}.png"
+
+
+def _read_artifact(path: Path, like: Image) -> Image:
+    img = read_image(path)
+    if like.ndim == 3 and img.ndim == 2:
+        img = np.repeat(img[..., None], 3, axis=2)  # the loader stores equal channels as gray
+    return img
+
+
+def _cached(ctx: RunContext, kind: str, key: str, like_ndim: int, compute) -> tuple[Image, bool]:
+    """Read the artifact ``key`` or compute, quantise and store it; returns (image, computed)."""
+    path = _artifact(ctx, kind, key)
+    if path.is_file():
+        try:
+            like = np.zeros((1, 1, 3) if like_ndim == 3 else (1, 1), np.float32)
+            return _read_artifact(path, like), False
+        except BenchbedError:
+            path.unlink(missing_ok=True)  # a damaged cache file is recomputed, not trusted
+    image = quantise(compute())
+    write_image(path, image)
+    return image, True
+
+
+def _degrade(ctx: RunContext, item: WorkItem, pair) -> tuple[Observation, ...]:  # type: ignore[no-untyped-def]
+    deg = _obj(ctx, "degradation", item.degradation)
+    apply_to = item.degradation["apply_to"]
+    out = []
+    for image, modality in zip(pair.sources, pair.modalities):
+        if apply_to != "all" and modality not in apply_to:
+            out.append(Observation(y=image, operator=Identity(image.shape), clean_shape=image.shape))
+            continue
+        rng = np.random.default_rng(
+            derive_seed(ctx.suite_seed, item.dataset["name"], item.pair_id,
+                        item.degradation["name"], item.severity["label"], modality)
+        )
+        obs = deg.apply(image, modality, dict(item.severity["params"]), rng)
+        if not isinstance(obs, Observation):
+            raise PluginOutputError(
+                f"degradation {item.degradation['name']!r} returned {type(obs).__name__}",
+                fix="return benchbed.Observation",
+            )
+        y = check_image(obs.y, f"degradation {item.degradation['name']!r}")
+        out.append(replace(obs, y=quantise(y)))
+    return tuple(out)
+
+
+def _describe_obs(obs: Observation) -> str:
+    op = obs.operator.describe() if obs.operator is not None else None
+    return json.dumps({"op": op, "sigma": round(float(obs.noise_sigma), 8)}, sort_keys=True)
+
+
+def compute_group(ctx: RunContext, items: list[WorkItem]) -> Iterator[ItemResult]:
+    """Compute every item of one degraded pair, sharing degradation and restorations."""
+    first = items[0]
+    t0 = time.perf_counter()
+    try:
+        ds = _obj(ctx, "dataset", first.dataset)
+        pair = ds.load(first.pair_id)
+        pair_hash = content_hash(*(image_hash(s) for s in pair.sources))
+        observations = _degrade(ctx, first, pair)
+        deg_hashes = []
+        for obs, mod in zip(observations, pair.modalities):
+            h = content_hash(image_hash(obs.y), _describe_obs(obs))
+            path = _artifact(ctx, "degraded", h)
+            if not path.is_file():
+                write_image(path, obs.y)
+            deg_hashes.append((h, mod))
+    except Exception as exc:  # the whole group shares the failure: report it per item
+        msg = _message(exc)
+        for item in items:
+            yield ItemResult(item.key, "failed", error=msg)
+        return
+    shared = time.perf_counter() - t0
+    restored: dict[str, tuple[Image, float]] = {}
+    for item in items:
+        t1 = time.perf_counter()
+        counters = {"restorations_computed": 0, "restorations_reused": 0,
+                    "fusions_computed": 0, "fusions_reused": 0}
+        artifacts = {f"degraded_{m}": h for h, m in deg_hashes}
+        try:
+            fused, fused_key = _fuse_item(ctx, item, pair, observations, deg_hashes, restored,
+                                          counters, artifacts)
+            artifacts["fused"] = fused_key
+            scores = _score(ctx, item, pair, observations, fused)
+            yield ItemResult(item.key, "done", seconds=time.perf_counter() - t1 + shared,
+                             pair_hash=pair_hash, artifacts=artifacts, scores=scores,
+                             counters=counters)
+        except Exception as exc:
+            yield ItemResult(item.key, "failed", error=_message(exc),
+                             seconds=time.perf_counter() - t1, pair_hash=pair_hash,
+                             artifacts=artifacts, counters=counters)
+
+
+def _message(exc: BaseException) -> str:
+    if isinstance(exc, BenchbedError):
+        return str(exc)
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _fuse_item(ctx, item, pair, observations, deg_hashes, restored, counters, artifacts):  # type: ignore[no-untyped-def]
+    method = item.method
+    fspec = get_registry(ctx.plugin_modules).get("fuser", method["fuse"]["name"])
+    fuser = _obj(ctx, "fuser", method["fuse"])
+    out_shape = tuple(pair.sources[0].shape[:2])
+    if fspec.degradation_aware:
+        images = tuple(o.y for o in observations)
+        input_keys = [h for h, _ in deg_hashes]
+        obs_for_fuser = observations
+    else:
+        images_l, input_keys = [], []
+        for obs, (h, mod) in zip(observations, deg_hashes):
+            ref = (method["restore"] or {}).get(mod) or {"name": None, "params": {}}
+            if ref["name"] is None:
+                images_l.append(obs.y if obs.y.shape == obs.clean_shape else
+                                resize(obs.y, obs.clean_shape[:2]))
+                input_keys.append(h)
+                continue
+            rspec = get_registry(ctx.plugin_modules).get("restorer", ref["name"])
+            rkey = content_hash(h, mod, ref["name"], rspec.version,
+                                json.dumps(ref["params"], sort_keys=True))
+            if rkey not in restored:
+                restorer = _obj(ctx, "restorer", ref)
+
+                def run_restore(restorer=restorer, obs=obs, mod=mod, name=ref["name"]):
+                    out = check_image(restorer.restore(obs, mod), f"restorer {name!r}",
+                                      obs.clean_shape)
+                    return out
+
+                img, computed = _cached(ctx, "restored", rkey, obs.y.ndim, run_restore)
+                counters["restorations_computed" if computed else "restorations_reused"] += 1
+                restored[rkey] = (img, 0.0)
+            else:
+                counters["restorations_reused"] += 1
+            artifacts[f"restored_{mod}"] = rkey
+            images_l.append(restored[rkey][0])
+            input_keys.append(rkey)
+        images = tuple(images_l)
+        obs_for_fuser = None
+    seed = item.seed
+    fkey = content_hash(*input_keys, method["fuse"]["name"], fspec.version,
+                        json.dumps(method["fuse"]["params"], sort_keys=True), fspec.colour,
+                        str(seed) if fspec.degradation_aware else "",
+                        *(_describe_obs(o) for o in observations) if fspec.degradation_aware
+                        else ())
+    colour = any(im.ndim == 3 for im in images) and fspec.colour != "gray"
+    fused, computed = _cached(
+        ctx, "fused", fkey, 3 if colour else 2,
+        lambda: fuse_with_policy(fspec, fuser, images, pair.modalities, out_shape,
+                                 obs_for_fuser, ctx.device, seed),
+    )
+    counters["fusions_computed" if computed else "fusions_reused"] += 1
+    return fused, fkey
+
+
+def _score(ctx, item, pair, observations, fused) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    if ctx.references == "degraded":
+        refs = [o.y if o.y.shape[:2] == s.shape[:2] else resize(o.y, s.shape[:2])
+                for o, s in zip(observations, pair.sources)]
+    else:
+        refs = list(pair.sources)
+    a, b, f = (to_gray_255(x) for x in (*refs, fused))
+    out = []
+    for m in item.metrics:
+        metric = _obj(ctx, "metric", m)
+        value = float(metric.compute(a, b, f))
+        if not np.isfinite(value):
+            raise PluginOutputError(f"metric {m['name']!r} returned {value}",
+                                    fix="check the metric plugin on this input")
+        out.append({"metric": m["name"], "profile": m["profile"], "version": m["version"],
+                    "value": value})
+    return out
+
+
+def run_group_list(ctx: RunContext, items: list[WorkItem]) -> list[ItemResult]:
+    """Process-pool entry point: a whole group's results at once."""
+    return list(compute_group(ctx, items))

@@ -1,0 +1,1 @@
+"""Built-in degradations (skeleton; filled in by its own module)."""

@@ -1,0 +1,1 @@
+"""Built-in restorers (skeleton; filled in by its own module)."""

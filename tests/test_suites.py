@@ -1,0 +1,80 @@
+"""Suite loading: schema, includes, line numbers in errors, registry checks, stable hashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchbed.errors import SuiteError
+from benchbed.registry import Registry
+from benchbed.suites import load_plan
+
+REPO = Path(__file__).resolve().parent.parent
+GOOD = """\
+name: t
+seed: 1
+datasets: [demo]
+degradations:
+  - {name: gaussian_noise, severities: [1, 2]}
+methods:
+  - average
+  - {restore: auto, fuse: laplacian}
+metrics: [EN, QABF]
+"""
+
+
+def _suite(tmp_path: Path, text: str, name: str = "s.yaml") -> Path:
+    p = tmp_path / name
+    p.write_text(text)
+    return p
+
+
+def test_shipped_suites_validate() -> None:
+    reg = Registry()
+    for path in sorted((REPO / "suites").glob("*.yaml")):
+        plan = load_plan(path, reg)
+        assert plan.data["methods"] and len(plan.hash) == 64
+
+
+def test_plan_hash_is_stable_and_content_sensitive(tmp_path: Path) -> None:
+    reg = Registry()
+    a = load_plan(_suite(tmp_path, GOOD), reg)
+    b = load_plan(_suite(tmp_path, GOOD.replace("seed: 1", "seed: 1  # same"), "b.yaml"), reg)
+    c = load_plan(_suite(tmp_path, GOOD.replace("seed: 1", "seed: 2"), "c.yaml"), reg)
+    assert a.hash == b.hash != c.hash
+    labels = [m["label"] for m in a.data["methods"]]
+    assert labels == ["average", "auto>laplacian"]
+
+
+def test_bad_yaml_reports_line(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match=r"s.yaml:\d+: invalid YAML"):
+        load_plan(_suite(tmp_path, "name: x\ndatasets: [demo\nmethods: {"), Registry())
+
+
+def test_schema_error_reports_line_and_hint(tmp_path: Path) -> None:
+    text = GOOD.replace("metrics: [EN, QABF]", "metrics: [EN, QABF]\ncolour: pink")
+    with pytest.raises(SuiteError) as err:
+        load_plan(_suite(tmp_path, text), Registry())
+    assert ":10:" in str(err.value) and "colour" in str(err.value)
+
+
+def test_unknown_plugin_in_suite_names_line(tmp_path: Path) -> None:
+    text = GOOD.replace("  - average", "  - averag")
+    with pytest.raises(SuiteError) as err:
+        load_plan(_suite(tmp_path, text), Registry())
+    msg = str(err.value)
+    assert "s.yaml:7" in msg and "did you mean 'average'" in msg
+
+
+def test_unknown_severity(tmp_path: Path) -> None:
+    with pytest.raises(SuiteError, match="no severity '99'"):
+        load_plan(_suite(tmp_path, GOOD.replace("[1, 2]", "[1, 99]")), Registry())
+
+
+def test_include_merges_lists(tmp_path: Path) -> None:
+    _suite(tmp_path, "degradations:\n  - {name: gaussian_blur, severities: [1]}\n", "part.yaml")
+    plan = load_plan(_suite(tmp_path, "include: [part.yaml]\n" + GOOD), Registry())
+    assert [d["name"] for d in plan.data["degradations"]] == ["gaussian_blur", "gaussian_noise"]
+    with pytest.raises(SuiteError, match="not found"):
+        load_plan(_suite(tmp_path, "include: [nope.yaml]\n" + GOOD, "x.yaml"), Registry())
