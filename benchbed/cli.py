@@ -267,15 +267,55 @@ def fuse(ctx: click.Context, a: Path, b: Path, fuser: str, modalities: str, out:
     click.echo(f"wrote {out}")
 
 
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.option("--config", default="small", show_default=True, help="Model config, e.g. small|paper.")
+@click.option("--data", default=None, help="Training dataset(s), comma-separated.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Checkpoint folder.")
+@click.option("--steps", type=int, default=None, help="Training steps.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume/--no-resume", default=True, show_default=True)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Extra trainer options (repeatable).")
+@click.pass_context
+def train(ctx: click.Context, name: str, config: str, data: str | None, out: Path | None,
+          steps: int | None, device: str, seed: int, resume: bool,
+          overrides: tuple[str, ...]) -> None:
+    """Train plugin NAME (one that declares a trainer, e.g. a diffusion fuser)."""
+    import yaml
+
+    reg = _registry(ctx)
+    specs = [s for s in reg.find(name) if s.trainer is not None]
+    if not specs:
+        from benchbed.registry import suggestion
+
+        trainable = [s.name for k in KINDS for s in reg.specs(k) if s.trainer is not None]
+        raise BenchbedError(f"no trainable plugin called {name!r}",
+                            fix=suggestion(name, trainable, "fuser") if trainable
+                            else "install a plugin that declares a trainer")
+    extra = {}
+    for item in overrides:
+        if "=" not in item:
+            raise BenchbedError(f"--set {item!r} is not KEY=VALUE", fix="write e.g. --set lr=1e-4")
+        key, value = item.split("=", 1)
+        extra[key] = yaml.safe_load(value)
+    specs[0].trainer(config=config, data=data, out=out, steps=steps, device=device, seed=seed,
+                     resume=resume, echo=click.echo, **extra)
+
+
 @main.command()
 @click.argument("a", type=click.Path(path_type=Path))
 @click.argument("b", type=click.Path(path_type=Path))
 @click.argument("f", type=click.Path(path_type=Path))
 @click.option("--metrics", default=None, help="Comma-separated metric names (default: all).")
+@click.option("--profile", default=None,
+              help="Convention profile (e.g. liu2012, evaluator); metrics without it use their "
+                   "default.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object metric -> value.")
 @click.pass_context
 def score(ctx: click.Context, a: Path, b: Path, f: Path, metrics: str | None,
-          as_json: bool) -> None:
+          profile: str | None, as_json: bool) -> None:
     """Score fused image F against sources A and B (8-bit gray, BT.601 luma)."""
     from benchbed.imaging import read_image, to_gray_255
 
@@ -287,7 +327,11 @@ def score(ctx: click.Context, a: Path, b: Path, f: Path, metrics: str | None,
         raise BenchbedError(f"images differ in size: {[im.shape[:2] for im in imgs]}",
                             fix="score images of one size")
     ga, gb, gf = (to_gray_255(im) for im in imgs)
-    values = {n: float(reg.get("metric", n).build().compute(ga, gb, gf)) for n in names}
+    values = {}
+    for n in names:
+        spec = reg.get("metric", n)
+        use = profile if profile in spec.profiles else None
+        values[n] = float(spec.factory(**spec.profile_params(use)).compute(ga, gb, gf))
     if as_json:
         click.echo(json.dumps(values))
         return

@@ -128,7 +128,21 @@ SCHEMA: dict[str, Any] = {
                 ]
             },
         },
-        "metrics": {"type": "array", "minItems": 1, "items": _PLUGIN_REF},
+        "metrics": {
+            "type": "array",
+            "minItems": 1,
+            "items": {
+                "oneOf": [
+                    _NAME,
+                    {
+                        "type": "object",
+                        "properties": {"name": _NAME, "profile": _NAME, "params": _PARAMS},
+                        "required": ["name"],
+                        "additionalProperties": False,
+                    },
+                ]
+            },
+        },
         "detection": {"type": "object"},
     },
 }
@@ -253,8 +267,14 @@ def _load(path: str | Path, _seen: tuple[Path, ...] = ()) -> tuple[dict[str, Any
     if errors:
         err = errors[0]
         best = jsonschema.exceptions.best_match(errors) or err
+        path = tuple(best.absolute_path)
+        if best.validator == "additionalProperties" and isinstance(best.instance, dict):
+            allowed = set(best.schema.get("properties", {}))
+            extra = sorted(k for k in best.instance if k not in allowed)
+            if extra:  # point at the offending key, not at its parent mapping
+                path = (*path, extra[0])
         where = "/".join(str(x) for x in best.absolute_path) or "(top level)"
-        line = _line_for(lines, tuple(best.absolute_path))
+        line = _line_for(lines, path)
         raise SuiteError(
             f"{_show(p)}:{line}: {where}: {_schema_message(best)}",
             fix=_schema_hint(best),
@@ -297,6 +317,9 @@ def _schema_hint(err: jsonschema.ValidationError) -> str:
     }
     if section in hints:
         return hints[section]
+    if err.validator == "additionalProperties":
+        allowed = ", ".join(sorted(err.schema.get("properties", {})))
+        return f"remove or rename the key; allowed here: {allowed}"
     return "required keys: name, datasets, degradations, methods, metrics (see suites/quickstart.yaml)"
 
 
@@ -478,7 +501,16 @@ def normalise(
     metrics = []
     for i, entry in enumerate(data["metrics"]):
         m = _checked(registry, "metric", _ref(entry), at("metrics", i))
-        m["profile"] = registry.get("metric", m["name"]).profile  # type: ignore[attr-defined]
+        mspec = registry.get("metric", m["name"])
+        profile = (entry.get("profile") if isinstance(entry, dict) else None) or mspec.profile  # type: ignore[attr-defined]
+        try:
+            base = mspec.profile_params(profile)  # type: ignore[attr-defined]
+        except BenchbedError as exc:
+            raise SuiteError(f"{at('metrics', i)}: {exc.message}", fix=exc.fix) from exc
+        user = entry.get("params", {}) if isinstance(entry, dict) else {}
+        m["params"] = {**base, **user}
+        m["profile"] = profile if not user else f"{profile}+" + ",".join(
+            f"{k}={user[k]}" for k in sorted(user))
         metrics.append(m)
 
     norm = {

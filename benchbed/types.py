@@ -104,6 +104,8 @@ class PluginSpec:
     weights: tuple[WeightsRef, ...] = ()
     citation: str = ""
     provider: str = ""
+    trainer: Callable[..., Any] | None = None
+    """Optional ``trainer(**options)`` behind `benchbed train NAME` (lazy imports inside)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
@@ -133,6 +135,7 @@ class PluginSpec:
             "weights": [w.path for w in self.weights],
             "citation": self.citation,
             "provider": self.provider,
+            "trainable": self.trainer is not None,
         }
         for extra in self._extra_fields():
             value = getattr(self, extra)
@@ -185,7 +188,26 @@ class MetricSpec(PluginSpec):
     kind: Kind = "metric"
     higher_is_better: bool = True
     profile: str = "default"
+    profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     needs_sources: bool = True
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        profiles = {str(k): _frozen(v) for k, v in self.profiles.items()}
+        profiles.setdefault(self.profile, _frozen({}))
+        object.__setattr__(self, "profiles", _frozen(profiles))
+
+    def profile_params(self, profile: str | None = None) -> dict[str, Any]:
+        """Parameters of a convention profile (default profile when None)."""
+        from benchbed.errors import BenchbedError
+
+        name = profile or self.profile
+        if name not in self.profiles:
+            raise BenchbedError(
+                f"metric {self.name!r} has no profile {name!r}",
+                fix=f"use one of {sorted(self.profiles)} (default {self.profile!r})",
+            )
+        return {**self.params, **self.profiles[name]}
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -161,11 +161,31 @@ def test_corrupt_and_mismatched_pairs_fail_their_items(workdir: Path) -> None:
     assert "12 failed" in out
 
 
+SLOW_PLUGIN = """
+import time
+from benchbed import FuserSpec, hookimpl
+
+class SlowAverage:
+    def fuse(self, inputs):
+        time.sleep(0.15)  # makes the run long enough to be killed half-way on any machine
+        return (inputs.images[0] + inputs.images[1]) / 2
+
+@hookimpl
+def benchbed_register_fusers():
+    return [FuserSpec(name="slow_average", version="1", summary="sleeps", factory=SlowAverage)]
+"""
+SLOW_SUITE = SUITE.replace("  - average\n", "  - average\n  - slow_average\n")
+
+
 def _cli(workdir: Path, *args: str) -> subprocess.Popen:
+    """`benchbed --plugin slow_plugin ARGS` in a fresh process with its own store and cache."""
+    (workdir / "slow_plugin.py").write_text(SLOW_PLUGIN)
     env = {**os.environ, "BENCHBED_DB": f"sqlite:///{workdir / 'store.db'}",
-           "BENCHBED_CACHE": str(workdir / "cache")}
-    return subprocess.Popen([sys.executable, "-m", "benchbed.cli", *args], cwd=workdir, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+           "BENCHBED_CACHE": str(workdir / "cache"),
+           "PYTHONPATH": os.pathsep.join([str(workdir), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, "-m", "benchbed.cli", "--plugin", "slow_plugin", *args],
+                            cwd=workdir, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
 
 
 def _scores(db: Path) -> list[tuple]:
@@ -176,7 +196,7 @@ def _scores(db: Path) -> list[tuple]:
 @pytest.mark.slow
 def test_kill_minus_nine_then_resume(workdir: Path, tmp_path_factory) -> None:
     suite = workdir / "mini.yaml"
-    suite.write_text(SUITE.replace("limit: 2", "limit: 4"))
+    suite.write_text(SLOW_SUITE.replace("limit: 2", "limit: 4"))
     db = workdir / "store.db"
     proc = _cli(workdir, "run", str(suite), "--no-progress")
     deadline = time.time() + 120
@@ -194,13 +214,13 @@ def test_kill_minus_nine_then_resume(workdir: Path, tmp_path_factory) -> None:
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = _db_rows(db, "select item_key, run_id, created_at from items")
-    assert 5 <= len(before) < 24
+    assert 5 <= len(before) < 32
     resumed = _cli(workdir, "run", str(suite), "--no-progress")
     out, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
-    assert f"{24 - len(before)} computed, {len(before)} skipped" in out
+    assert f"{32 - len(before)} computed, {len(before)} skipped" in out
     after = {k: (r, c) for k, r, c in _db_rows(db, "select item_key, run_id, created_at from items")}
-    assert len(after) == 24
+    assert len(after) == 32
     for key, run_id, created in before:  # nothing finished was recomputed
         assert after[key] == (run_id, created)
     # the final scores equal an uninterrupted run's
@@ -214,15 +234,15 @@ def test_kill_minus_nine_then_resume(workdir: Path, tmp_path_factory) -> None:
 @pytest.mark.slow
 def test_two_runs_share_one_store(workdir: Path) -> None:
     for name in ("a", "b"):
-        (workdir / f"{name}.yaml").write_text(SUITE.replace("name: mini", f"name: {name}"))
+        (workdir / f"{name}.yaml").write_text(SLOW_SUITE.replace("name: mini", f"name: {name}"))
     procs = [_cli(workdir, "run", str(workdir / f"{n}.yaml"), "--no-progress") for n in "ab"]
     outs = [p.communicate(timeout=300) for p in procs]
     for p, (out, err) in zip(procs, outs):
         assert p.returncode == 0, err
         assert "locked" not in err + out
-        assert "12 computed" in out
+        assert "16 computed" in out
     rows = _db_rows(workdir / "store.db", "select suite, count(*) from items group by suite")
-    assert dict(rows) == {"a": 12, "b": 12}
+    assert dict(rows) == {"a": 16, "b": 16}
 
 
 @pytest.mark.slow
