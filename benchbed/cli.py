@@ -71,7 +71,24 @@ def list_cmd(ctx: click.Context, kind: str | None) -> None:
                 extra = f" [severities {', '.join(spec.severities)}]"
             elif k == "metric":
                 extra = f" [{'higher' if spec.higher_is_better else 'lower'} is better]"
+            elif k == "dataset":
+                extra = _dataset_extent(spec)
             click.echo(f"  {spec.name:<22} v{spec.version:<5} {spec.summary}{extra}")
+
+
+def _dataset_extent(spec) -> str:  # type: ignore[no-untyped-def]
+    """' [n pairs, WxH..WxH]' when the dataset's files can be read here, else a short reason."""
+    try:
+        ds = spec.build()
+        if hasattr(ds, "describe_sizes"):
+            n, lo, hi = ds.describe_sizes(None)
+            res = f"{lo[0]}x{lo[1]}" if lo == hi else f"{lo[0]}x{lo[1]}..{hi[0]}x{hi[1]}"
+            splits = ", ".join(f"{s} {len(ds.pair_ids(s))}" for s in ds.available_splits())
+            return f" [{n} pairs, {res}; {splits}]"
+        ids = ds.pair_ids(None)
+        return f" [{len(ids)} pairs, built in]"
+    except BenchbedError as exc:
+        return f" [not readable here: {exc.message}]"
 
 
 @main.command()
@@ -161,7 +178,7 @@ def run(ctx: click.Context, suite: Path, limit: int | None, workers: int, overwr
 
 def _show(ctx: click.Context, suite: str, metric: str | None, degradation: str | None,
           fmt: str) -> None:
-    from benchbed.leaderboard import format_table, ranked_table, scores_frame
+    from benchbed.leaderboard import format_table, plan_of, ranked_table, scores_frame
 
     reg = _registry(ctx)
     frame = scores_frame(_sessions(ctx), suite)
@@ -170,7 +187,8 @@ def _show(ctx: click.Context, suite: str, metric: str | None, degradation: str |
                             fix="check the failures the run printed")
     hib = {m: reg.get("metric", m).higher_is_better if m in reg.names("metric") else True
            for m in frame.metric.unique()}
-    table = ranked_table(frame, hib, metric, degradation)
+    order = [m["name"] for m in plan_of(_sessions(ctx), suite)["metrics"]]
+    table = ranked_table(frame, hib, metric, degradation, order)
     if fmt == "table":
         click.echo(f"\nleaderboard: {suite} (mean over pairs; rank by mean rank across metrics; "
                    + ", ".join(f"{m} {'↑' if h else '↓'}" for m, h in sorted(hib.items())) + ")")

@@ -30,6 +30,13 @@ def latest_run_id(sessions: sessionmaker[Session], suite: str) -> int:
     return int(run_id)
 
 
+def plan_of(sessions: sessionmaker[Session], suite: str) -> dict:
+    """The normalised plan of the suite's latest run."""
+    run_id = latest_run_id(sessions, suite)
+    with sessions() as s:
+        return dict(s.get(Run, run_id).plan)
+
+
 def scores_frame(sessions: sessionmaker[Session], suite: str, run_id: int | None = None
                  ) -> pd.DataFrame:
     """One row per (item, metric) of the suite's latest run (or ``run_id``), done items only."""
@@ -48,7 +55,8 @@ def scores_frame(sessions: sessionmaker[Session], suite: str, run_id: int | None
 
 
 def ranked_table(frame: pd.DataFrame, higher_is_better: Mapping[str, bool],
-                 metric: str | None = None, degradation: str | None = None) -> pd.DataFrame:
+                 metric: str | None = None, degradation: str | None = None,
+                 metric_order: list[str] | None = None) -> pd.DataFrame:
     """Mean per (dataset, degradation, severity, method) and metric, ranked within each condition.
 
     Ranks are per metric (1 = best, ties share the best rank) and averaged into ``mean_rank``.
@@ -63,7 +71,9 @@ def ranked_table(frame: pd.DataFrame, higher_is_better: Mapping[str, bool],
                             fix="check --metric/--degradation against `benchbed leaderboard show`")
     table = df.pivot_table(index=KEYS, columns="metric", values="value", aggfunc="mean")
     counts = df.groupby(KEYS)["pair_id"].nunique().rename("n")
-    metrics = list(table.columns)
+    order = [m for m in (metric_order or []) if m in table.columns]
+    metrics = order + sorted(c for c in table.columns if c not in order)
+    table = table[metrics]
     ranks = pd.DataFrame(index=table.index)
     cond = ["dataset", "degradation", "severity"]
     for m in metrics:
