@@ -151,16 +151,21 @@ def validate(ctx: click.Context, suite: Path) -> None:
 @click.option("--overwrite", type=click.Choice(["never", "failed", "always"]), default="never",
               show_default=True, help="Recompute stored items: never, failed ones, or all.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda[:N].")
+@click.option("--executor", type=click.Choice(["local", "dask"]), default="local",
+              show_default=True, help="local (in-process / process pool) or a Dask cluster.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Dask scheduler address (default: a local Dask cluster of --workers).")
 @click.option("--cache", "cache_dir", default=None, type=click.Path(),
               help="Artifact cache folder (default BENCHBED_CACHE or .benchbed/cache).")
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option("--show/--no-show", default=True, help="Print the leaderboard at the end.")
 @click.pass_context
 def run(ctx: click.Context, suite: Path, limit: int | None, workers: int, overwrite: str,
-        device: str, cache_dir: str | None, no_progress: bool, show: bool) -> None:
+        device: str, executor: str, scheduler: str | None, cache_dir: str | None,
+        no_progress: bool, show: bool) -> None:
     """Run SUITE: compute what the store does not hold yet, then print the leaderboard."""
     from benchbed.paths import cache_root
-    from benchbed.runner import run_plan
+    from benchbed.runner import make_executor, run_plan
     from benchbed.suites import load_plan
 
     reg = _registry(ctx)
@@ -169,7 +174,7 @@ def run(ctx: click.Context, suite: Path, limit: int | None, workers: int, overwr
     summary = run_plan(plan, reg, sessions, cache_dir=cache_dir or cache_root(), limit=limit,
                        workers=workers, overwrite=overwrite, device=device,  # type: ignore[arg-type]
                        plugin_modules=tuple(ctx.obj["plugins"]), progress=not no_progress,
-                       echo=click.echo)
+                       echo=click.echo, executor=make_executor(workers, executor, scheduler))
     for line in summary.lines():
         click.echo(line)
     if show:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 import benchbed
+from benchbed.errors import BenchbedError
 from benchbed.imaging import content_hash
 from benchbed.registry import Registry
 from benchbed.store.models import Item, PluginRecord, Run, RunItem, Score
@@ -84,8 +85,47 @@ class ProcessPoolExecutor:
                 yield from fut.result()
 
 
-def make_executor(workers: int) -> Executor:
-    """In-process for 1 worker, a process pool otherwise."""
+class DaskExecutor:
+    """Groups as tasks on a Dask cluster (``scheduler`` address), or a local one of ``workers``.
+
+    The cluster only computes; this process still writes every item, so the store keeps one
+    writer and the resume/transaction guarantees hold.
+    """
+
+    def __init__(self, workers: int, scheduler: str | None = None, processes: bool = True) -> None:
+        self.workers = max(1, workers)
+        self.scheduler = scheduler
+        self.processes = processes
+
+    def run(self, ctx: RunContext, groups: list[list[WorkItem]]) -> Iterator[ItemResult]:
+        """Submit every group and yield results as they complete."""
+        try:
+            from distributed import Client, LocalCluster, as_completed
+        except ImportError as exc:
+            raise BenchbedError("the dask executor needs dask.distributed",
+                                fix="pip install 'dask[distributed]'") from exc
+        if self.scheduler:
+            client, cluster = Client(self.scheduler), None
+        else:
+            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                   processes=self.processes, dashboard_address=None)
+            client = Client(cluster)
+        try:
+            futures = [client.submit(_run_group_list, ctx, g, pure=False) for g in groups]
+            for fut in as_completed(futures):
+                yield from fut.result()
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+
+
+def make_executor(workers: int, executor: str = "local", scheduler: str | None = None) -> Executor:
+    """`local`: in-process for 1 worker, a process pool otherwise; `dask`: a Dask cluster."""
+    if executor == "dask":
+        return DaskExecutor(workers, scheduler)
+    if executor != "local":
+        raise BenchbedError(f"unknown executor {executor!r}", fix="use local or dask")
     return InProcessExecutor() if workers <= 1 else ProcessPoolExecutor(workers)
 
 
@@ -228,6 +268,7 @@ def run_plan(
     plugin_modules: tuple[str, ...] = (),
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    executor: Executor | None = None,
 ) -> RunSummary:
     """Run every item of ``plan`` that the store does not already hold; resume by default."""
     items = enumerate_items(plan, registry, limit)
@@ -282,7 +323,7 @@ def run_plan(
                dynamic_ncols=True, file=sys.stderr)
     completed = False
     try:
-        for result in make_executor(workers).run(ctx, list(groups.values())):
+        for result in (executor or make_executor(workers)).run(ctx, list(groups.values())):
             item = by_key[result.key]
             _write(sessions, plan.name, run_id, item, result, overwrite, summary)
             for k, v in result.counters.items():

@@ -255,3 +255,25 @@ def test_two_workers_equal_one(workdir: Path, tmp_path_factory) -> None:
     os.environ["BENCHBED_CACHE"] = str(other / "cache")
     _run(["run", str(suite), "--no-progress", "--workers", "2"])
     assert _scores(workdir / "store.db") == _scores(other / "store.db")
+
+
+@pytest.mark.slow
+def test_dask_executor_equals_in_process(workdir: Path, tmp_path_factory) -> None:
+    pytest.importorskip("distributed")
+    from benchbed.registry import Registry
+    from benchbed.runner import DaskExecutor, run_plan
+    from benchbed.store import open_store
+    from benchbed.suites import load_plan
+
+    suite = workdir / "mini.yaml"
+    suite.write_text(SUITE)
+    reg = Registry()
+    plan = load_plan(suite, reg)
+    run_plan(plan, reg, open_store(os.environ["BENCHBED_DB"]), cache_dir=workdir / "c1",
+             progress=False, echo=lambda _: None)
+    other = tmp_path_factory.mktemp("dask")
+    summary = run_plan(plan, reg, open_store(f"sqlite:///{other / 'store.db'}"),
+                       cache_dir=other / "c2", progress=False, echo=lambda _: None,
+                       executor=DaskExecutor(2, processes=False))
+    assert summary.computed == 12 and summary.failed == 0
+    assert _scores(workdir / "store.db") == _scores(other / "store.db")
