@@ -155,11 +155,15 @@ def test_wiener_fixed_gamma_and_bad_params() -> None:
 def test_non_linear_observation_without_operator() -> None:
     x = textured(24, 30)
     obs = Observation(y=x, operator=None, clean_shape=x.shape, noise_sigma=0.0, degradation="haze")
-    for name in RESTORERS:
+    # restorers for linear degradations pass a non-linear observation through untouched;
+    # `auto` hands it to the matching blind restorer (tests/test_restorers_recofuse.py)
+    for name in ("identity", "bicubic", "wiener", "bm3d", "nlm"):
         assert np.array_equal(restore(name, obs), x), name
+    assert np.array_equal(restore("auto", obs), restore("dehaze", obs))
 
 
 def test_specs_declare_handles_and_citation() -> None:
-    assert set(RESTORERS) == {"identity", "bicubic", "wiener", "bm3d", "nlm", "auto"}
+    assert set(RESTORERS) == {"identity", "bicubic", "wiener", "bm3d", "nlm", "auto", "dehaze",
+                              "low_light_enhance", "contrast_stretch", "destripe"}
     for spec in RESTORERS.values():
         assert spec.handles and spec.citation and spec.summary and spec.version

@@ -1,4 +1,6 @@
-"""Built-in restorers for restore-then-fuse cascades: identity, bicubic, Wiener, BM3D, NLM, auto.
+"""Built-in restorers for restore-then-fuse cascades: identity, bicubic, Wiener, BM3D, NLM, auto,
+and blind classical restorers for ReCoFuse's degradations: dehaze, low_light_enhance,
+contrast_stretch, destripe.
 
 Every restorer returns an image of ``observation.clean_shape`` (a low-resolution y is
 interpolated to the clean grid), float32 in [0, 1], gray or RGB like y.
@@ -9,7 +11,10 @@ from __future__ import annotations
 from benchbed import RestorerSpec, hookimpl
 from benchbed_restorers.auto import Auto
 from benchbed_restorers.basic import Bicubic, Identity
+from benchbed_restorers.dehaze import Dehaze
 from benchbed_restorers.denoise import BM3D, NLM
+from benchbed_restorers.destripe import Destripe
+from benchbed_restorers.photometric import ContrastStretch, LowLightEnhance
 from benchbed_restorers.wiener import Wiener
 
 BM3D_CITE = (
@@ -25,6 +30,26 @@ WIENER_CITE = (
     "Wiener deconvolution conj(H)/(|H|^2 + gamma) as in DRFusion's blur pseudo-inverse "
     "(Shi et al., CVPR 2026); gamma rule fitted in benchbed_restorers.wiener"
 )
+
+DCP_CITE = (
+    "He, Sun, Tang, 'Single Image Haze Removal Using Dark Channel Prior', CVPR 2009 / IEEE TPAMI "
+    "33(12), 2011; transmission refined by the guided filter: He, Sun, Tang, 'Guided Image "
+    "Filtering', ECCV 2010 / IEEE TPAMI 35(6), 2013"
+)
+LIME_CITE = (
+    "Guo, Li, Ling, 'LIME: Low-Light Image Enhancement via Illumination Map Estimation', IEEE TIP "
+    "26(2), 2017 (simplified: guided-filter refinement of the max-RGB illumination)"
+)
+STRETCH_CITE = (
+    "percentile-clipped linear contrast stretching, Gonzalez & Woods, 'Digital Image "
+    "Processing', ch. 3 (intensity transformations)"
+)
+DESTRIPE_CITE = (
+    "column-statistics destriping (moment-matching family: Gadallah, Csillag, Smith, 'Destriping "
+    "multisensor imagery with moment matching', Int. J. Remote Sensing 21(12), 2000); "
+    "median-of-column-differences variant in benchbed_restorers.destripe"
+)
+BLIND_NOTE = "Blind: ignores the severity parameters; denoises (nlm) when noise_sigma > 0."
 
 
 @hookimpl
@@ -81,15 +106,61 @@ def benchbed_register_restorers() -> list[RestorerSpec]:
             citation=NLM_CITE,
         ),
         RestorerSpec(
-            name="auto",
+            name="dehaze",
             version="1",
+            summary="Dark channel prior dehazing: 15x15 dark channel, A from the brightest 0.1%, "
+            f"omega 0.95, guided-filter t (r 60, eps 1e-4), t0 0.1; ~0.2-0.3 s per 640x480. "
+            f"{BLIND_NOTE}",
+            factory=Dehaze,
+            params={"patch": 15, "omega": 0.95, "t0": 0.1, "top": 0.001, "radius": 60,
+                    "eps": 1e-4, "denoiser": "nlm"},
+            handles=("haze",),
+            citation=DCP_CITE,
+        ),
+        RestorerSpec(
+            name="low_light_enhance",
+            version="1",
+            summary="Simplified LIME: R = L / T^0.6, T = guided-filtered max-RGB illumination, "
+            f"same gain on every channel; ~0.1-0.2 s per 640x480 (+ NLM). {BLIND_NOTE}",
+            factory=LowLightEnhance,
+            params={"gamma": 0.6, "radius": 15, "eps": 1e-3, "denoiser": "nlm"},
+            handles=("low_light",),
+            citation=LIME_CITE,
+        ),
+        RestorerSpec(
+            name="contrast_stretch",
+            version="1",
+            summary="Percentile linear stretch (0.5%-99.5% -> [0, 1], one range for all "
+            f"channels): blind inverse of y = a x + b. {BLIND_NOTE}",
+            factory=ContrastStretch,
+            params={"low": 0.5, "high": 99.5, "denoiser": "nlm"},
+            handles=("low_contrast",),
+            citation=STRETCH_CITE,
+        ),
+        RestorerSpec(
+            name="destripe",
+            version="1",
+            summary="Vertical-stripe removal: column offsets from the median of column "
+            "differences, edge-clamped and Gaussian high-passed, then NLM when noise_sigma > 0; "
+            "~0.01 s gray (+ NLM ~0.5 s) per 640x480. Blind: ignores the severity parameters.",
+            factory=Destripe,
+            params={"smooth": 3.0, "clamp": 5.0, "denoiser": "nlm"},
+            handles=("ir_stripes",),
+            citation=DESTRIPE_CITE,
+        ),
+        RestorerSpec(
+            name="auto",
+            version="2",
             summary="Cascade for any linear degradation: denoise (NLM by default, bm3d optional) "
-            "-> bicubic upsampling -> Wiener deblurring on the high-resolution grid.",
+            "-> bicubic upsampling -> Wiener deblurring on the high-resolution grid; low_light, "
+            "haze, low_contrast and ir_stripes go to low_light_enhance, dehaze, contrast_stretch "
+            "and destripe (with this denoiser).",
             factory=Auto,
             params={"denoiser": "nlm", "residual": 0.5, "gamma": None, "gamma_scale": 2.0,
                     "alias": 0.03},
             handles=("*",),
             citation=f"restore-then-fuse protocol of DRFusion's competitors (Shi et al., CVPR "
-            f"2026); {NLM_CITE}; {WIENER_CITE}",
+            f"2026) and ReCoFuse's (Zhang et al., CVPR 2026); {NLM_CITE}; {WIENER_CITE}; "
+            f"{DCP_CITE}; {LIME_CITE}; {DESTRIPE_CITE}",
         ),
     ]

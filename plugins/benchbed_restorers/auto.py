@@ -1,4 +1,5 @@
-"""The cascade restorer for any linear degradation: denoise, super-resolve, deblur."""
+"""The cascade restorer: denoise, super-resolve, deblur for linear degradations; a blind chain
+for ReCoFuse's photometric and stripe degradations."""
 
 from __future__ import annotations
 
@@ -6,9 +7,22 @@ import numpy as np
 
 from benchbed import BenchbedError, Image, Observation
 from benchbed.operators import find_part
+from benchbed_restorers._blind import BlindRestorer
 from benchbed_restorers._common import down_factor, finish, on_clean_grid
+from benchbed_restorers.dehaze import Dehaze
 from benchbed_restorers.denoise import DENOISERS
+from benchbed_restorers.destripe import Destripe
+from benchbed_restorers.photometric import ContrastStretch, LowLightEnhance
 from benchbed_restorers.wiener import deblur
+
+# Degradations with no useful linear operator, by the name the degradation plugin stamps on its
+# observation; each chain denoises when the observation is noisy (see BlindRestorer).
+BLIND_CHAINS: dict[str, type[BlindRestorer]] = {
+    "low_light": LowLightEnhance,
+    "haze": Dehaze,
+    "low_contrast": ContrastStretch,
+    "ir_stripes": Destripe,
+}
 
 
 class Auto:
@@ -25,8 +39,10 @@ class Auto:
     composite (level 2; bicubic alone 27.7 dB) and never lost at levels 1, 3, 4.
 
     Pure noise -> denoise only; pure blur -> Wiener only; pure low resolution -> bicubic only;
-    clean -> y unchanged. ``residual`` is the fraction of the noise std assumed to survive the
-    denoiser; it sets the Wiener regulariser after denoising.
+    clean -> y unchanged. Observations of ``BLIND_CHAINS`` degradations go to their blind
+    restorer with default parameters and this denoiser (low light, haze, low contrast: denoise,
+    then correct; IR stripes: destripe, then denoise). ``residual`` is the fraction of the noise
+    std assumed to survive the denoiser; it sets the Wiener regulariser after denoising.
     """
 
     def __init__(self, denoiser: str = "nlm", residual: float = 0.5, gamma: float | None = None,
@@ -42,6 +58,9 @@ class Auto:
 
     def restore(self, observation: Observation, modality: str) -> Image:
         """The cascade estimate of the clean source on the clean grid."""
+        chain = BLIND_CHAINS.get(observation.degradation)
+        if chain is not None:
+            return chain(denoiser=self.denoiser).restore(observation, modality)
         y = np.asarray(observation.y, np.float32)
         sigma = float(observation.noise_sigma)
         if sigma > 0:
