@@ -1,9 +1,30 @@
-"""Store -> pandas: per-item scores, ranked summary tables."""
+"""Store -> pandas: per-item scores, statistics, ranks, robustness, paired tests, publishing.
+
+Everything here works on the *long* per-item frame of :func:`scores_frame` (one row per item and
+metric) so that any table can be recomputed from the raw scores:
+
+- :func:`summary_frame`: mean, std, n and a seeded percentile-bootstrap 95% CI of the mean per
+  (suite, dataset, degradation, severity, method, metric);
+- :func:`rank_frame` / :func:`mean_rank_frame` / :func:`ranked_table`: ranks per metric within a
+  condition (1 = best; ties share the best rank) and the mean rank across metrics;
+- :func:`robustness_frame`: score under degradation / score on the clean input (same pairs,
+  same method), and :func:`sweep_auc_frame`: the normalised area under the severity curve;
+- :func:`paired_compare`: method A vs B on the same items (mean difference, bootstrap CI,
+  Wilcoxon signed-rank with Holm correction across metrics);
+- :func:`publish`: hands a suite's frame and a :class:`PublishContext` to publisher plugins.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import hashlib
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -12,6 +33,16 @@ from benchbed.errors import BenchbedError
 from benchbed.store.models import Item, Run, RunItem, Score
 
 KEYS = ["dataset", "degradation", "severity", "method"]
+COND = ["suite", "dataset", "degradation", "severity"]
+"""A condition: one suite, dataset, degradation and severity; methods are ranked within it."""
+GROUP = [*COND, "method", "metric"]
+"""The statistics group: one value per pair in it."""
+FORMATS = ("table", "csv", "json", "markdown")
+CLEAN = "clean"
+"""Name of the degradation plugin that leaves the sources untouched (robustness reference)."""
+
+
+# --- reading the store ----------------------------------------------------------------------
 
 
 def latest_run_id(sessions: sessionmaker[Session], suite: str) -> int:
@@ -30,6 +61,15 @@ def latest_run_id(sessions: sessionmaker[Session], suite: str) -> int:
     return int(run_id)
 
 
+def stored_suites(sessions: sessionmaker[Session]) -> list[str]:
+    """Names of the suites that have at least one run covering items, sorted."""
+    with sessions() as s:
+        rows = s.execute(
+            select(Run.suite).join(RunItem, RunItem.run_id == Run.id).distinct()
+        ).scalars()
+        return sorted(rows)
+
+
 def plan_of(sessions: sessionmaker[Session], suite: str) -> dict:
     """The normalised plan of the suite's latest run."""
     run_id = latest_run_id(sessions, suite)
@@ -39,7 +79,12 @@ def plan_of(sessions: sessionmaker[Session], suite: str) -> dict:
 
 def scores_frame(sessions: sessionmaker[Session], suite: str, run_id: int | None = None
                  ) -> pd.DataFrame:
-    """One row per (item, metric) of the suite's latest run (or ``run_id``), done items only."""
+    """One row per (item, metric) of the suite's latest run (or ``run_id``), done items only.
+
+    Columns: suite, dataset, pair_id, degradation, severity, method, metric, profile, value,
+    seconds. A metric scored under several convention profiles in one suite is named
+    ``metric[profile]`` so that profiles never mix.
+    """
     run_id = run_id or latest_run_id(sessions, suite)
     stmt = (
         select(Item.dataset, Item.pair_id, Item.degradation, Item.severity, Item.method,
@@ -50,29 +95,202 @@ def scores_frame(sessions: sessionmaker[Session], suite: str, run_id: int | None
     )
     with sessions() as s:
         rows = s.execute(stmt).all()
+    frame = pd.DataFrame(rows, columns=["dataset", "pair_id", "degradation", "severity", "method",
+                                        "metric", "profile", "value", "seconds"])
+    frame.insert(0, "suite", suite)
+    if not frame.empty:
+        profiles = frame.groupby("metric")["profile"].nunique()
+        multi = set(profiles[profiles > 1].index)
+        if multi:
+            frame["metric"] = [f"{m}[{p}]" if m in multi else m
+                               for m, p in zip(frame.metric, frame.profile)]
+    frame["value"] = frame["value"].astype(float)
+    return frame
+
+
+def items_frame(sessions: sessionmaker[Session], suite: str, run_id: int | None = None
+                ) -> pd.DataFrame:
+    """One row per item the run covered: identity, status, computing run and artifact keys."""
+    run_id = run_id or latest_run_id(sessions, suite)
+    stmt = (
+        select(Item.dataset, Item.pair_id, Item.degradation, Item.severity, Item.method,
+               Item.status, Item.run_id, Item.artifacts)
+        .join(RunItem, RunItem.item_id == Item.id)
+        .where(RunItem.run_id == run_id)
+    )
+    with sessions() as s:
+        rows = s.execute(stmt).all()
     return pd.DataFrame(rows, columns=["dataset", "pair_id", "degradation", "severity", "method",
-                                       "metric", "profile", "value", "seconds"])
+                                       "status", "run_id", "artifacts"])
+
+
+def provenance(sessions: sessionmaker[Session], suite: str, run_id: int | None = None
+               ) -> dict[str, Any]:
+    """Provenance of the suite's latest run and of every run that computed one of its items."""
+    run_id = run_id or latest_run_id(sessions, suite)
+    with sessions() as s:
+        run = s.get(Run, run_id)
+        computing = sorted(set(s.execute(
+            select(Item.run_id).join(RunItem, RunItem.item_id == Item.id)
+            .where(RunItem.run_id == run_id)
+        ).scalars()) | {run_id})
+        statuses = dict(s.execute(
+            select(Item.status, func.count()).join(RunItem, RunItem.item_id == Item.id)
+            .where(RunItem.run_id == run_id).group_by(Item.status)
+        ).all())
+        runs = [_run_dict(s.get(Run, r)) for r in computing]
+    return {**_run_dict(run), "items": {k: int(v) for k, v in statuses.items()},
+            "computed_by": runs}
+
+
+def _run_dict(run: Run) -> dict[str, Any]:
+    return {
+        "run_id": run.id, "suite": run.suite, "plan_hash": run.plan_hash,
+        "benchbed_version": run.benchbed_version, "git_commit": run.git_commit or "unknown",
+        "packages": dict(run.packages or {}), "device": run.device, "host": run.host,
+        "workers": run.workers, "status": run.status,
+        "started_at": run.started_at.isoformat(timespec="seconds") if run.started_at else "",
+        "finished_at": run.finished_at.isoformat(timespec="seconds") if run.finished_at else "",
+    }
+
+
+def higher_is_better_map(registry: Any, metrics: Iterable[str]) -> dict[str, bool]:
+    """``metric -> higher_is_better`` from the registry (unknown metrics count as higher-better).
+
+    ``metric[profile]`` names look up their base metric.
+    """
+    known = set(registry.names("metric"))
+    out = {}
+    for m in metrics:
+        base = m.split("[", 1)[0]
+        out[m] = registry.get("metric", base).higher_is_better if base in known else True
+    return out
+
+
+# --- filters ------------------------------------------------------------------------------
+
+
+def parse_filters(items: Iterable[str]) -> dict[str, list[str]]:
+    """``["method=gff,average", "severity=2"]`` -> ``{"method": ["gff", "average"], ...}``."""
+    out: dict[str, list[str]] = {}
+    for item in items:
+        if "=" not in item:
+            raise BenchbedError(f"filter {item!r} is not COLUMN=VALUE[,VALUE]",
+                                fix="write e.g. --where method=gff,average")
+        key, value = item.split("=", 1)
+        out.setdefault(key.strip(), []).extend(v.strip() for v in value.split(","))
+    return out
+
+
+def filter_frame(frame: pd.DataFrame, filters: Mapping[str, Any] | None) -> pd.DataFrame:
+    """Keep rows whose columns equal one of the given values (compared as text); None is no filter."""
+    df = frame
+    for col, want in (filters or {}).items():
+        if want is None:
+            continue
+        if col not in df.columns:
+            raise BenchbedError(f"cannot filter on {col!r}: no such column",
+                                fix=f"use one of {', '.join(map(str, df.columns))}")
+        values = [want] if isinstance(want, str) or not isinstance(want, Sequence) else want
+        df = df[df[col].astype(str).isin([str(v) for v in values])]
+    return df
+
+
+def _require_rows(df: pd.DataFrame, what: str = "scores") -> None:
+    if df.empty:
+        raise BenchbedError(f"no {what} match the filters",
+                            fix="check the filter values against `benchbed leaderboard show`")
+
+
+# --- statistics -----------------------------------------------------------------------------
+
+
+def _group_seed(seed: int, key: Sequence[Any]) -> int:
+    """A seed per group from the base seed and the group's identity, independent of order."""
+    text = "\x1f".join(map(str, (seed, *key)))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+
+
+def bootstrap_ci(values: Sequence[float] | np.ndarray, *, seed: int = 0, n_boot: int = 2000,
+                 level: float = 0.95, stat: str = "mean") -> tuple[float, float]:
+    """Percentile bootstrap CI of the mean of ``values`` (resampling with replacement, seeded).
+
+    One value gives a degenerate interval (value, value); no values give (nan, nan).
+    """
+    x = np.asarray(values, dtype=float)
+    if x.size == 0:
+        return (math.nan, math.nan)
+    if x.size == 1:
+        return (float(x[0]), float(x[0]))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, x.size, size=(n_boot, x.size))
+    boots = np.median(x[idx], axis=1) if stat == "median" else x[idx].mean(axis=1)
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(boots, [alpha, 1.0 - alpha])
+    return (float(lo), float(hi))
+
+
+def summary_frame(frame: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0,
+                  level: float = 0.95) -> pd.DataFrame:
+    """Mean, std (ddof=1), n (pairs) and bootstrap CI per (suite, dataset, degradation, severity,
+    method, metric).
+
+    The bootstrap of each group is seeded from ``seed`` and the group's identity, so a number
+    never depends on which other groups are in the frame or on their order.
+    """
+    _require_rows(frame)
+    rows = []
+    for key, grp in frame.groupby(GROUP, sort=True):
+        vals = np.sort(grp["value"].to_numpy(dtype=float))  # row order must not matter
+        lo, hi = bootstrap_ci(vals, seed=_group_seed(seed, key), n_boot=n_boot, level=level)
+        rows.append((*key, float(vals.mean()), float(vals.std(ddof=1)) if vals.size > 1 else math.nan,
+                     int(vals.size), lo, hi))
+    return pd.DataFrame(rows, columns=[*GROUP, "mean", "std", "n", "ci_low", "ci_high"])
+
+
+def rank_frame(summary: pd.DataFrame, higher_is_better: Mapping[str, bool]) -> pd.DataFrame:
+    """``summary`` plus ``rank``: the method's rank for that metric within its condition."""
+    out = summary.copy()
+    ranks = pd.Series(index=out.index, dtype=float)
+    for metric, idx in out.groupby("metric").groups.items():
+        sub = out.loc[idx]
+        ascending = not higher_is_better.get(str(metric), True)
+        ranks.loc[idx] = sub.groupby(COND)["mean"].rank(ascending=ascending, method="min")
+    out["rank"] = ranks.astype(int)
+    return out
+
+
+def mean_rank_frame(ranked: pd.DataFrame) -> pd.DataFrame:
+    """Mean rank across metrics per (condition, method), with the overall place within the condition."""
+    mr = (ranked.groupby([*COND, "method"])["rank"].mean().rename("mean_rank").reset_index())
+    mr["place"] = mr.groupby(COND)["mean_rank"].rank(method="min").astype(int)
+    return mr.sort_values([*COND, "place", "method"]).reset_index(drop=True)
+
+
+def overall_rank_frame(ranked: pd.DataFrame) -> pd.DataFrame:
+    """Per method: mean rank over every condition and metric of the suite, and the place by it."""
+    cond = ranked["dataset"].astype(str) + "\x1f" + ranked["degradation"].astype(str) + "\x1f" \
+        + ranked["severity"].astype(str)
+    mr = (ranked.assign(_cond=cond).groupby(["suite", "method"])
+          .agg(mean_rank=("rank", "mean"), conditions=("_cond", "nunique")).reset_index())
+    mr["place"] = mr.groupby("suite")["mean_rank"].rank(method="min").astype(int)
+    return mr.sort_values(["suite", "place", "method"]).reset_index(drop=True)
 
 
 def ranked_table(frame: pd.DataFrame, higher_is_better: Mapping[str, bool],
                  metric: str | None = None, degradation: str | None = None,
-                 metric_order: list[str] | None = None) -> pd.DataFrame:
+                 metric_order: list[str] | None = None,
+                 filters: Mapping[str, Any] | None = None) -> pd.DataFrame:
     """Mean per (dataset, degradation, severity, method) and metric, ranked within each condition.
 
-    Ranks are per metric (1 = best, ties share the best rank) and averaged into ``mean_rank``.
+    Ranks are per metric (1 = best, ties share the best rank) and averaged into ``mean_rank``;
+    ``rank`` is the place by mean rank. ``n`` is the number of pairs.
     """
-    df = frame
-    if degradation:
-        df = df[df.degradation == degradation]
-    if metric:
-        df = df[df.metric == metric]
-    if df.empty:
-        raise BenchbedError("no scores match the filters",
-                            fix="check --metric/--degradation against `benchbed leaderboard show`")
+    df = filter_frame(frame, {"metric": metric, "degradation": degradation, **(filters or {})})
+    _require_rows(df)
     table = df.pivot_table(index=KEYS, columns="metric", values="value", aggfunc="mean")
     counts = df.groupby(KEYS)["pair_id"].nunique().rename("n")
-    order = [m for m in (metric_order or []) if m in table.columns]
-    metrics = order + sorted(c for c in table.columns if c not in order)
+    metrics = ordered_metrics(table.columns, metric_order)
     table = table[metrics]
     ranks = pd.DataFrame(index=table.index)
     cond = ["dataset", "degradation", "severity"]
@@ -83,7 +301,225 @@ def ranked_table(frame: pd.DataFrame, higher_is_better: Mapping[str, bool],
     table = table.join(counts)
     table = table.reset_index().sort_values([*cond, "mean_rank", "method"])
     table.insert(3, "rank", table.groupby(cond)["mean_rank"].rank(method="min").astype(int))
+    table.columns.name = None
     return table.reset_index(drop=True)
+
+
+def ordered_metrics(metrics: Iterable[str], order: Sequence[str] | None) -> list[str]:
+    """Metrics in plan order first (a ``metric[profile]`` follows its base), then the rest sorted."""
+    present = list(dict.fromkeys(metrics))
+    out = []
+    for name in order or []:
+        out += [m for m in present if (m == name or m.startswith(name + "[")) and m not in out]
+    return out + sorted(m for m in present if m not in out)
+
+
+def stats_table(frame: pd.DataFrame, higher_is_better: Mapping[str, bool], *, n_boot: int = 2000,
+                seed: int = 0, filters: Mapping[str, Any] | None = None,
+                metric_order: Sequence[str] | None = None) -> pd.DataFrame:
+    """Long table: per (condition, method, metric) mean, std, n, CI, rank; plus the mean rank."""
+    df = filter_frame(frame, filters)
+    ranked = rank_frame(summary_frame(df, n_boot=n_boot, seed=seed), higher_is_better)
+    mr = mean_rank_frame(ranked)
+    out = ranked.merge(mr, on=[*COND, "method"])
+    pos = {m: i for i, m in enumerate(ordered_metrics(out.metric.unique(), metric_order))}
+    out = out.assign(_m=out.metric.map(pos))
+    return (out.sort_values([*COND, "_m", "rank", "method"]).drop(columns="_m")
+            .reset_index(drop=True))
+
+
+# --- robustness -------------------------------------------------------------------------------
+
+
+def severity_positions(labels: Sequence[str], order: Sequence[str] | None = None) -> dict[str, float]:
+    """x position per severity label: its number when every label is numeric, else 1..k in order."""
+    labels = list(dict.fromkeys(order or [])) + sorted(set(labels) - set(order or []))
+    try:
+        return {lab: float(lab) for lab in labels}
+    except ValueError:
+        return {lab: float(i + 1) for i, lab in enumerate(labels)}
+
+
+def clean_labels(plan: Mapping[str, Any] | None) -> list[str]:
+    """Degradation labels of the plan that use the ``clean`` plugin (default: ``["clean"]``)."""
+    if not plan:
+        return [CLEAN]
+    labels = [d.get("label", d["name"]) for d in plan.get("degradations", []) if d["name"] == CLEAN]
+    return labels or [CLEAN]
+
+
+def severity_order(plan: Mapping[str, Any] | None) -> dict[str, list[str]]:
+    """``degradation label -> severity labels`` in the plan's order."""
+    out: dict[str, list[str]] = {}
+    for d in (plan or {}).get("degradations", []):
+        out[d.get("label", d["name"])] = [str(s["label"]) for s in d.get("severities", [])]
+    return out
+
+
+def robustness_frame(frame: pd.DataFrame, *, clean: Sequence[str] = (CLEAN,), n_boot: int = 2000,
+                     seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """Score under degradation divided by the score on the clean input, per method and metric.
+
+    For each (suite, dataset, degradation, severity, method, metric) the ratio is
+    ``mean(degraded scores) / mean(clean scores)`` over the pairs scored in both conditions by
+    the same method, with a paired bootstrap CI (pairs resampled jointly). For a
+    higher-is-better metric a ratio below 1 is a loss; for a lower-is-better one, above 1.
+    Empty when the suite has no clean condition.
+    """
+    ref = frame[frame.degradation.isin(list(clean))]
+    deg = frame[~frame.degradation.isin(list(clean))]
+    cols = [*GROUP, "clean", "mean_clean", "mean", "ratio", "ci_low", "ci_high", "n"]
+    if ref.empty or deg.empty:
+        return pd.DataFrame(columns=cols)
+    ref = (ref.groupby(["suite", "dataset", "pair_id", "method", "metric"])
+           .agg(clean_value=("value", "mean"), clean=("degradation", "first")).reset_index())
+    merged = deg.merge(ref, on=["suite", "dataset", "pair_id", "method", "metric"])
+    merged = merged.sort_values([*GROUP, "pair_id"], kind="stable")  # row order must not matter
+    rows = []
+    for key, grp in merged.groupby(GROUP, sort=True):
+        d = grp["value"].to_numpy(dtype=float)
+        c = grp["clean_value"].to_numpy(dtype=float)
+        ratio = d.mean() / c.mean() if c.mean() != 0 else math.nan
+        lo, hi = _ratio_ci(d, c, _group_seed(seed, ("robustness", *key)), n_boot, level)
+        rows.append((*key, grp["clean"].iloc[0], float(c.mean()), float(d.mean()), float(ratio),
+                     lo, hi, int(d.size)))
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _ratio_ci(d: np.ndarray, c: np.ndarray, seed: int, n_boot: int, level: float
+              ) -> tuple[float, float]:
+    if d.size < 2:
+        r = d.mean() / c.mean() if c.size and c.mean() != 0 else math.nan
+        return (float(r), float(r))
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, d.size, size=(n_boot, d.size))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        boots = d[idx].mean(axis=1) / c[idx].mean(axis=1)
+    boots = boots[np.isfinite(boots)]
+    if boots.size == 0:
+        return (math.nan, math.nan)
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(boots, [alpha, 1.0 - alpha])
+    return (float(lo), float(hi))
+
+
+def _auc(x: np.ndarray, y: np.ndarray) -> float:
+    """Trapezoidal area under y(x) divided by the x range: the curve's average height."""
+    if x.size < 2 or x[-1] == x[0]:
+        return float(y.mean()) if y.size else math.nan
+    return float(np.sum((x[1:] - x[:-1]) * (y[1:] + y[:-1]) / 2.0) / (x[-1] - x[0]))
+
+
+def sweep_auc_frame(summary: pd.DataFrame, *, clean: Sequence[str] = (CLEAN,),
+                    order: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+    """Normalised area under the severity curve per (suite, dataset, degradation, method, metric).
+
+    The curve is the mean score against severity (x = the severity label when all labels are
+    numeric, else 1..k in plan order); when the suite has a clean condition its score is the
+    point x = 0 and ``auc_ratio`` is the same area of the curve divided by the clean score
+    (1.0 = no loss anywhere on the sweep). Areas are divided by the x range, so ``auc`` is in
+    the metric's units. Only degradations with at least two severities are swept.
+    """
+    cols = ["suite", "dataset", "degradation", "method", "metric", "severities", "x_from", "x_to",
+            "auc", "auc_ratio"]
+    ref = summary[summary.degradation.isin(list(clean))]
+    ref = ref.groupby(["suite", "dataset", "method", "metric"])["mean"].mean()
+    rows = []
+    deg = summary[~summary.degradation.isin(list(clean))]
+    for key, grp in deg.groupby(["suite", "dataset", "degradation", "method", "metric"], sort=True):
+        labels = grp["severity"].astype(str).tolist()
+        if len(set(labels)) < 2:
+            continue
+        xs = severity_positions(labels, (order or {}).get(str(key[2])))
+        pts = sorted((xs[s], m) for s, m in zip(labels, grp["mean"]))
+        clean_mean = ref.get((key[0], key[1], key[3], key[4]), math.nan)
+        if not math.isnan(clean_mean) and pts[0][0] > 0:
+            pts = [(0.0, float(clean_mean)), *pts]
+        x = np.array([p[0] for p in pts])
+        y = np.array([p[1] for p in pts])
+        auc = _auc(x, y)
+        auc_ratio = auc / clean_mean if not math.isnan(clean_mean) and clean_mean != 0 else math.nan
+        rows.append((*key, ",".join(labels), float(x[0]), float(x[-1]), auc, auc_ratio))
+    return pd.DataFrame(rows, columns=cols)
+
+
+# --- paired comparison ------------------------------------------------------------------------
+
+
+def holm(pvalues: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (step-down, monotone, capped at 1); NaNs pass through."""
+    p = np.asarray(pvalues, dtype=float)
+    valid = np.flatnonzero(~np.isnan(p))
+    out = p.copy()
+    m = valid.size
+    order = valid[np.argsort(p[valid], kind="stable")]
+    running = 0.0
+    for i, idx in enumerate(order):
+        running = max(running, min(1.0, (m - i) * p[idx]))
+        out[idx] = running
+    return out.tolist()
+
+
+def paired_compare(frame: pd.DataFrame, a: str, b: str, higher_is_better: Mapping[str, bool], *,
+                   by: Sequence[str] = (), n_boot: int = 2000, seed: int = 0, level: float = 0.95,
+                   alpha: float = 0.05) -> pd.DataFrame:
+    """Method ``a`` vs ``b`` on the items both scored: per metric (and per ``by`` group).
+
+    The paired difference is ``a - b`` per (dataset, pair, degradation, severity). Reported:
+    n, the means, the mean difference with a paired bootstrap CI, the Wilcoxon signed-rank test
+    (two-sided; zero differences dropped, p = 1 when all are zero) and its p-value Holm-corrected
+    across the metrics of the group. ``better`` names the better method when the corrected
+    p-value is below ``alpha``, else ``-``.
+    """
+    from scipy.stats import wilcoxon
+
+    methods = set(frame.method.unique())
+    for name in (a, b):
+        if name not in methods:
+            from benchbed.registry import suggestion
+
+            raise BenchbedError(f"method {name!r} has no scores in this selection",
+                                fix=suggestion(name, sorted(methods), "method")
+                                if methods else "run the suite first")
+    if a == b:
+        raise BenchbedError("compare needs two different methods", fix="name two methods")
+    item = ["suite", "dataset", "pair_id", "degradation", "severity", "metric"]
+    va = frame[frame.method == a].groupby(item)["value"].mean().rename("a")
+    vb = frame[frame.method == b].groupby(item)["value"].mean().rename("b")
+    paired = pd.concat([va, vb], axis=1, join="inner").reset_index()
+    if paired.empty:
+        raise BenchbedError(f"{a!r} and {b!r} share no scored items",
+                            fix="compare methods of one suite run on the same conditions")
+    group_cols = [*by, "metric"]
+    rows = []
+    for key, grp in paired.groupby(group_cols, sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        d = (grp["a"] - grp["b"]).to_numpy(dtype=float)
+        lo, hi = bootstrap_ci(d, seed=_group_seed(seed, ("paired", a, b, *key)), n_boot=n_boot,
+                              level=level)
+        nz = d[d != 0]
+        if nz.size == 0:
+            stat, p = 0.0, 1.0
+        else:
+            res = wilcoxon(d, zero_method="wilcox", alternative="two-sided")
+            stat, p = float(res.statistic), float(res.pvalue)
+        rows.append((*key, int(d.size), float(grp["a"].mean()), float(grp["b"].mean()),
+                     float(d.mean()), lo, hi, stat, p))
+    out = pd.DataFrame(rows, columns=[*group_cols, "n", "mean_a", "mean_b", "diff", "ci_low",
+                                      "ci_high", "wilcoxon_w", "p"])
+    if by:
+        out["p_holm"] = out.groupby(list(by))["p"].transform(lambda s: holm(s.tolist()))
+    else:
+        out["p_holm"] = holm(out["p"].tolist())
+    hib = out["metric"].map(lambda m: higher_is_better.get(str(m), True))
+    a_better = np.where(hib, out["diff"] > 0, out["diff"] < 0)
+    out["better"] = np.where(out["p_holm"] < alpha, np.where(a_better, a, b), "-")
+    out.insert(0, "a", a)
+    out.insert(1, "b", b)
+    return out
+
+
+# --- formatting ---------------------------------------------------------------------------------
 
 
 def format_table(table: pd.DataFrame, fmt: str = "table", digits: int = 4) -> str:
@@ -91,14 +527,128 @@ def format_table(table: pd.DataFrame, fmt: str = "table", digits: int = 4) -> st
     if fmt == "csv":
         return table.to_csv(index=False)
     if fmt == "json":
-        return table.to_json(orient="records", indent=2)
+        return table.to_json(orient="records", indent=2, double_precision=15)
     shown = table.copy()
     for col in shown.columns:
         if pd.api.types.is_float_dtype(shown[col]):
-            shown[col] = shown[col].map(lambda v: f"{v:.{digits}f}")
+            if col in ("p", "p_holm"):
+                shown[col] = shown[col].map(lambda v: f"{v:.3g}")
+            else:
+                shown[col] = shown[col].map(lambda v: f"{v:.{digits}f}")
     if fmt == "markdown":
-        header = "| " + " | ".join(map(str, shown.columns)) + " |"
-        sep = "|" + "|".join("---" for _ in shown.columns) + "|"
-        body = ["| " + " | ".join(map(str, r)) + " |" for r in shown.itertuples(index=False)]
-        return "\n".join([header, sep, *body])
+        return markdown_table(shown)
     return shown.to_string(index=False)
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A GitHub markdown table; ``|``, backslashes, ``<``, ``&`` and newlines in cells are escaped."""
+    def cell(v: Any) -> str:
+        s = str(v).replace("&", "&amp;").replace("<", "&lt;")  # no tags; `>` alone is inert
+        return s.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+    header = "| " + " | ".join(cell(c) for c in table.columns) + " |"
+    sep = "|" + "|".join("---" for _ in table.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in r) + " |" for r in table.itertuples(index=False)]
+    return "\n".join([header, sep, *body])
+
+
+# --- publishing -------------------------------------------------------------------------------
+
+
+@dataclass
+class PublishContext:
+    """What a publisher gets besides the per-item frame: the suite, provenance and settings.
+
+    Statistics are computed once, on first use, and shared by every publisher of one call.
+    """
+
+    suite: str
+    frame: pd.DataFrame
+    higher_is_better: Mapping[str, bool]
+    provenance: Mapping[str, Any]
+    plan: Mapping[str, Any] = field(default_factory=dict)
+    items: pd.DataFrame | None = None
+    cache_dir: Path | None = None
+    n_boot: int = 2000
+    seed: int = 0
+    level: float = 0.95
+    examples: bool = True
+    note: str = ""
+    """Free text shown on the pages (e.g. the --limit the results were produced with)."""
+
+    @property
+    def metrics(self) -> list[str]:
+        order = [m["name"] for m in self.plan.get("metrics", [])]
+        return ordered_metrics(self.frame.metric.unique(), order)
+
+    @property
+    def clean(self) -> list[str]:
+        return clean_labels(self.plan)
+
+    @cached_property
+    def summary(self) -> pd.DataFrame:
+        return rank_frame(summary_frame(self.frame, n_boot=self.n_boot, seed=self.seed,
+                                        level=self.level), self.higher_is_better)
+
+    @cached_property
+    def mean_ranks(self) -> pd.DataFrame:
+        return mean_rank_frame(self.summary)
+
+    @cached_property
+    def overall(self) -> pd.DataFrame:
+        return overall_rank_frame(self.summary)
+
+    @cached_property
+    def robustness(self) -> pd.DataFrame:
+        return robustness_frame(self.frame, clean=self.clean, n_boot=self.n_boot, seed=self.seed,
+                                level=self.level)
+
+    @cached_property
+    def sweep_auc(self) -> pd.DataFrame:
+        return sweep_auc_frame(self.summary, clean=self.clean, order=severity_order(self.plan))
+
+    def conditions(self) -> list[tuple[str, str, str]]:
+        """(dataset, degradation, severity) in plan order (clean first)."""
+        order = severity_order(self.plan)
+        deg_pos = {d: i for i, d in enumerate(order)}
+        conds = self.summary[["dataset", "degradation", "severity"]].drop_duplicates()
+
+        def key(row: tuple[str, str, str]) -> tuple:
+            d, g, s = row
+            sev = order.get(g, [])
+            return (d, g not in self.clean, deg_pos.get(g, len(deg_pos)), g,
+                    sev.index(s) if s in sev else len(sev), s)
+
+        return sorted((tuple(map(str, r)) for r in conds.itertuples(index=False)), key=key)
+
+
+def build_context(sessions: sessionmaker[Session], suite: str, registry: Any, *,
+                  cache_dir: Path | None = None, n_boot: int = 2000, seed: int = 0,
+                  examples: bool = True, note: str = "",
+                  filters: Mapping[str, Any] | None = None) -> PublishContext:
+    """Read a suite's latest run from the store into a :class:`PublishContext`."""
+    run_id = latest_run_id(sessions, suite)
+    frame = filter_frame(scores_frame(sessions, suite, run_id), filters)
+    if frame.empty:
+        raise BenchbedError(f"suite {suite!r} has no successful scored items"
+                            + (" matching the filters" if filters else ""),
+                            fix="check the failures the run printed")
+    with sessions() as s:
+        plan = dict(s.get(Run, run_id).plan)
+    return PublishContext(
+        suite=suite, frame=frame,
+        higher_is_better=higher_is_better_map(registry, frame.metric.unique()),
+        provenance=provenance(sessions, suite, run_id), plan=plan,
+        items=items_frame(sessions, suite, run_id), cache_dir=cache_dir, n_boot=n_boot,
+        seed=seed, examples=examples, note=note,
+    )
+
+
+def publish(context: PublishContext, out_dir: Path, publishers: Sequence[Any]) -> list[Path]:
+    """Run each publisher spec's ``publish(frame, out_dir, context)``; the paths they wrote."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for spec in publishers:
+        written += list(spec.build().publish(context.frame, out_dir, context))
+    return written

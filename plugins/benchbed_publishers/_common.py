@@ -1,0 +1,51 @@
+"""Helpers shared by the publishers: safe folder names, number formatting, condition labels."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of ``name``; names that had to change get a short hash appended."""
+    s = _SAFE.sub("-", str(name)).strip(".-") or "x"
+    if s != name:
+        s = f"{s}-{hashlib.sha256(str(name).encode()).hexdigest()[:8]}"
+    return s
+
+
+def suite_dir(out_dir: Path, suite: str) -> Path:
+    """``out_dir/<slug(suite)>``, created."""
+    folder = Path(out_dir) / slug(suite)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """A number as shown to people: fixed ``digits`` decimals, an em dash for missing values."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    if math.isnan(v):
+        return "—"
+    return f"{v:.{digits}f}"
+
+
+def exact(value: Any) -> str:
+    """A number as stored: the shortest text that reads back to the same float ('nan' if missing)."""
+    v = float(value)
+    return "nan" if math.isnan(v) else repr(v)
+
+
+def arrow(higher_is_better: bool) -> str:
+    return "↑" if higher_is_better else "↓"
+
+
+def condition_label(dataset: str, degradation: str, severity: str) -> str:
+    return f"{dataset} · {degradation} · severity {severity}"

@@ -1,0 +1,146 @@
+"""Matplotlib figures for the site: metric bars, severity curves, rank heatmap (Agg, no pyplot)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+BEST = "#2e7d32"
+OTHER = "#7a8ca3"
+
+
+def _text(s: object) -> str:
+    """Plain text for matplotlib: no mathtext (a ``$`` in a name stays a dollar sign)."""
+    return str(s).replace("$", r"\$")
+
+
+def _save(fig: Figure, path: Path, dpi: int) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():  # very long labels: the layout degrades, the figure is fine
+        warnings.filterwarnings("ignore", message="constrained_layout not applied")
+        fig.savefig(path, dpi=dpi, metadata={"Software": None})
+    return path
+
+
+def metric_bars(summary: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str],
+                hib: Mapping[str, bool], title: str, path: Path, dpi: int = 90) -> Path:
+    """One panel per metric: a horizontal bar per method with its CI; the best bar in green."""
+    n = len(metrics)
+    cols = min(n, 5)
+    rows = math.ceil(n / cols)
+    height = max(1.6, 0.28 * len(methods) + 0.9)
+    fig = Figure(figsize=(3.3 * cols, height * rows), layout="constrained")
+    y = np.arange(len(methods))
+    for i, metric in enumerate(metrics):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        sel = summary[summary.metric == metric].set_index("method")
+        means = np.array([sel["mean"].get(m, np.nan) for m in methods], dtype=float)
+        lo = np.array([sel["ci_low"].get(m, np.nan) for m in methods], dtype=float)
+        hi = np.array([sel["ci_high"].get(m, np.nan) for m in methods], dtype=float)
+        ranks = [sel["rank"].get(m, 0) for m in methods]
+        colours = [BEST if r == 1 else OTHER for r in ranks]
+        err = np.vstack([np.nan_to_num(means - lo), np.nan_to_num(hi - means)])
+        ax.barh(y, np.nan_to_num(means), xerr=err, color=colours, ecolor="#333333", capsize=2)
+        ax.set_yticks(y, [_text(m) for m in methods] if i % cols == 0 else [""] * len(methods),
+                      fontsize=8)
+        ax.invert_yaxis()
+        ax.set_title(f"{_text(metric)} {'↑' if hib.get(metric, True) else '↓'}", fontsize=9)
+        ax.tick_params(axis="x", labelsize=7)
+        finite = np.concatenate([lo[np.isfinite(lo)], means[np.isfinite(means)]])
+        if finite.size and finite.min() > 0:
+            span = np.nanmax(np.concatenate([hi[np.isfinite(hi)], means[np.isfinite(means)]]))
+            left = max(0.0, finite.min() - 0.15 * (span - finite.min() + 1e-12))
+            ax.set_xlim(left=left)
+    fig.suptitle(_text(title), fontsize=10)
+    return _save(fig, path, dpi)
+
+
+def severity_curves(summary: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str],
+                    xs: Mapping[str, float], clean: pd.DataFrame | None, hib: Mapping[str, bool],
+                    title: str, path: Path, dpi: int = 90) -> Path:
+    """One panel per metric: mean score vs severity per method with its CI band.
+
+    ``summary`` holds one degradation's rows for one dataset; ``clean`` (optional) holds the clean
+    condition's rows, drawn at x = 0.
+    """
+    n = len(metrics)
+    cols = min(n, 5)
+    rows = math.ceil(n / cols)
+    fig = Figure(figsize=(3.4 * cols, 2.7 * rows + 0.6), layout="constrained")
+    cmap = _colours(len(methods))
+    labels = sorted(xs, key=lambda s: xs[s])
+    with_clean = clean is not None and not clean.empty and xs[labels[0]] > 0
+    for i, metric in enumerate(metrics):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        for j, method in enumerate(methods):
+            pts = []
+            if with_clean:
+                c = clean[(clean.metric == metric) & (clean.method == method)]
+                if not c.empty:
+                    pts.append((0.0, *c[["mean", "ci_low", "ci_high"]].iloc[0].tolist()))
+            sel = summary[(summary.metric == metric) & (summary.method == method)]
+            for r in sel.itertuples(index=False):
+                pts.append((xs[str(r.severity)], r.mean, r.ci_low, r.ci_high))
+            if not pts:
+                continue
+            pts.sort()
+            x, m, lo, hi = (np.array(v, dtype=float) for v in zip(*pts))
+            ax.plot(x, m, marker="o", ms=3, lw=1.4, color=cmap[j], label=_text(method))
+            ax.fill_between(x, lo, hi, color=cmap[j], alpha=0.15, lw=0)
+        ticks = ([0.0] if with_clean else []) + [xs[s] for s in labels]
+        names = (["clean"] if with_clean else []) + labels
+        ax.set_xticks(ticks, [_text(t) for t in names], fontsize=7)
+        ax.set_title(f"{_text(metric)} {'↑' if hib.get(metric, True) else '↓'}", fontsize=9)
+        ax.set_xlabel("severity", fontsize=8)
+        ax.tick_params(axis="y", labelsize=7)
+        ax.grid(alpha=0.3)
+    handles, names = fig.axes[0].get_legend_handles_labels() if fig.axes else ([], [])
+    if handles:
+        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 5), fontsize=8)
+    fig.suptitle(_text(title), fontsize=10)
+    return _save(fig, path, dpi)
+
+
+def rank_heatmap(mean_ranks: pd.DataFrame, methods: Sequence[str],
+                 conditions: Sequence[tuple[str, str, str]], title: str, path: Path,
+                 dpi: int = 90) -> Path:
+    """Methods x conditions, colour = mean rank across metrics (darker = better), annotated."""
+    grid = np.full((len(methods), len(conditions)), np.nan)
+    idx = {m: i for i, m in enumerate(methods)}
+    cidx = {c: j for j, c in enumerate(conditions)}
+    for r in mean_ranks.itertuples(index=False):
+        key = (str(r.dataset), str(r.degradation), str(r.severity))
+        if r.method in idx and key in cidx:
+            grid[idx[r.method], cidx[key]] = r.mean_rank
+    fig = Figure(figsize=(max(4.0, 0.75 * len(conditions) + 2.8),
+                          max(2.0, 0.36 * len(methods) + 1.6)), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", aspect="auto")
+    ax.set_yticks(range(len(methods)), [_text(m) for m in methods], fontsize=8)
+    multi_ds = len({c[0] for c in conditions}) > 1
+    ax.set_xticks(range(len(conditions)),
+                  [_text(f"{d}\n{g}@{s}" if multi_ds else f"{g}@{s}") for d, g, s in conditions],
+                  fontsize=7, rotation=45, ha="right")
+    finite = grid[np.isfinite(grid)]
+    mid = (finite.min() + finite.max()) / 2 if finite.size else 0
+    for i in range(grid.shape[0]):
+        for j in range(grid.shape[1]):
+            if np.isfinite(grid[i, j]):
+                ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=7,
+                        color="white" if grid[i, j] < mid else "black")
+    fig.colorbar(im, ax=ax, label="mean rank (1 = best)", shrink=0.8)
+    ax.set_title(_text(title), fontsize=10)
+    return _save(fig, path, dpi)
+
+
+def _colours(n: int) -> list:
+    from matplotlib import colormaps
+
+    cmap = colormaps["tab10" if n <= 10 else "tab20"]
+    return [cmap(i % cmap.N) for i in range(n)]

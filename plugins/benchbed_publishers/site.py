@@ -1,0 +1,330 @@
+"""HTML publisher: a static site (index + one page per suite), plots and example images.
+
+Layout under ``out_dir``::
+
+    index.html                 every suite published here (from each <suite>/site.json)
+    <suite>/index.html         the suite's page
+    <suite>/site.json          what the index needs (suite, counts, winner, provenance)
+    <suite>/plots/*.png        matplotlib figures
+    <suite>/images/*.png       example degraded/fused images, copied from the artifact cache
+
+Numbers are shown with ``digits`` decimals; each numeric cell carries the stored value at full
+precision in ``data-value`` (used for sorting and checked by the tests against the store).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchbed.leaderboard import severity_order, severity_positions
+
+from . import plots
+from ._common import arrow, condition_label, exact, fmt, slug, suite_dir
+from .templates import CSS, JS, TEMPLATES
+
+
+def _env():  # type: ignore[no-untyped-def]
+    from jinja2 import DictLoader, Environment, StrictUndefined
+
+    return Environment(loader=DictLoader(TEMPLATES), autoescape=True, undefined=StrictUndefined,
+                       trim_blocks=False, lstrip_blocks=False, keep_trailing_newline=True)
+
+
+def _cell(text: Any, value: Any = None, *, sub: str = "", best: bool = False,
+          metric: str = "") -> dict[str, Any]:
+    return {"text": text, "value": None if value is None else exact(value), "sub": sub,
+            "best": best, "metric": metric}
+
+
+def _is_best(value: float, values: pd.Series, higher: bool) -> bool:
+    vals = values.dropna()
+    if vals.empty or pd.isna(value):
+        return False
+    return bool(value == (vals.max() if higher else vals.min()))
+
+
+class HtmlPublisher:
+    """Writes the static site; see the module docstring for the layout."""
+
+    def __init__(self, digits: int = 4, dpi: int = 90) -> None:
+        self.digits = digits
+        self.dpi = dpi
+
+    # -- page parts --------------------------------------------------------------------------
+
+    def _overall(self, ctx: Any) -> dict[str, Any]:
+        rows = []
+        for r in ctx.overall.itertuples(index=False):
+            rows.append({"attrs": {"method": r.method}, "cells": [
+                _cell(r.place, r.place), _cell(r.method),
+                _cell(fmt(r.mean_rank, 2), r.mean_rank, best=r.place == 1),
+                _cell(r.conditions, r.conditions)]})
+        return {"id": "overall-table", "caption": "", "attrs": {}, "rows": rows, "columns": [
+            {"label": "place", "title": "place by mean rank"}, {"label": "method", "title": ""},
+            {"label": "mean rank", "title": "mean rank over all conditions and metrics"},
+            {"label": "conditions", "title": "conditions the method was scored in"}]}
+
+    def _condition(self, ctx: Any, i: int, dataset: str, degradation: str, severity: str,
+                   plots_dir: Path) -> dict[str, Any]:
+        s = ctx.summary
+        sel = s[(s.dataset == dataset) & (s.degradation == degradation) & (s.severity == severity)]
+        mr = ctx.mean_ranks
+        mr = mr[(mr.dataset == dataset) & (mr.degradation == degradation) & (mr.severity == severity)]
+        metrics = [m for m in ctx.metrics if m in set(sel.metric)]
+        hib = ctx.higher_is_better
+        d = self.digits
+        rows = []
+        for r in mr.itertuples(index=False):
+            cells = [_cell(r.place, r.place), _cell(r.method),
+                     _cell(fmt(r.mean_rank, 2), r.mean_rank, best=r.place == 1)]
+            n = 0
+            for m in metrics:
+                hit = sel[(sel.method == r.method) & (sel.metric == m)]
+                if hit.empty:
+                    cells.append(_cell("—", metric=m))
+                    continue
+                row = hit.iloc[0]
+                n = max(n, int(row["n"]))
+                cells.append(_cell(fmt(row["mean"], d), row["mean"], metric=m,
+                                   sub=f"[{fmt(row['ci_low'], d)}, {fmt(row['ci_high'], d)}]",
+                                   best=int(row["rank"]) == 1))
+            cells.append(_cell(n, n))
+            rows.append({"attrs": {"method": r.method}, "cells": cells})
+        columns = [{"label": "place", "title": "place by mean rank across metrics"},
+                   {"label": "method", "title": ""},
+                   {"label": "mean rank", "title": "mean of the per-metric ranks"}]
+        columns += [{"label": f"{m} {arrow(hib.get(m, True))}",
+                     "title": "higher is better" if hib.get(m, True) else "lower is better"}
+                    for m in metrics]
+        columns.append({"label": "n", "title": "pairs"})
+        label = condition_label(dataset, degradation, severity)
+        plot = None
+        if metrics and not mr.empty:
+            name = f"bars-{i:03d}-{slug(dataset)}-{slug(degradation)}-{slug(severity)}.png"
+            plots.metric_bars(sel, metrics, list(mr.method), hib, label, plots_dir / name, self.dpi)
+            plot = f"plots/{name}"
+        return {"label": label, "anchor": f"cond-{i}", "plot": plot, "table": {
+            "id": f"cond-{i}-table", "caption": "", "columns": columns, "rows": rows,
+            "attrs": {"dataset": dataset, "degradation": degradation, "severity": severity}}}
+
+    def _robustness(self, ctx: Any) -> list[dict[str, Any]]:
+        rob = ctx.robustness
+        if rob.empty:
+            return []
+        hib = ctx.higher_is_better
+        tables = []
+        for k, (dataset, grp) in enumerate(rob.groupby("dataset", sort=True)):
+            metrics = [m for m in ctx.metrics if m in set(grp.metric)]
+            keys = grp[["degradation", "severity", "method"]].drop_duplicates()
+            order = {c: i for i, c in enumerate(ctx.conditions())}
+            keys = sorted(keys.itertuples(index=False),
+                          key=lambda t: (order.get((dataset, t.degradation, t.severity), 1e9),
+                                         t.method))
+            rows = []
+            for t in keys:
+                cells = [_cell(t.degradation), _cell(t.severity), _cell(t.method)]
+                cond = grp[(grp.degradation == t.degradation) & (grp.severity == t.severity)]
+                for m in metrics:
+                    hit = cond[(cond.method == t.method) & (cond.metric == m)]
+                    if hit.empty:
+                        cells.append(_cell("—", metric=m))
+                        continue
+                    row = hit.iloc[0]
+                    col = cond[cond.metric == m]["ratio"]
+                    cells.append(_cell(fmt(row.ratio, 3), row.ratio, metric=m,
+                                       sub=f"[{fmt(row.ci_low, 3)}, {fmt(row.ci_high, 3)}]",
+                                       best=_is_best(row.ratio, col, hib.get(m, True))))
+                rows.append({"attrs": {"method": t.method, "degradation": t.degradation,
+                                       "severity": t.severity}, "cells": cells})
+            columns = [{"label": "degradation", "title": ""}, {"label": "severity", "title": ""},
+                       {"label": "method", "title": ""}]
+            columns += [{"label": f"{m} {arrow(hib.get(m, True))}", "title": "degraded / clean"}
+                        for m in metrics]
+            tables.append({"id": f"robustness-{k}", "caption": f"dataset {dataset}",
+                           "attrs": {"dataset": dataset}, "columns": columns, "rows": rows})
+        return tables
+
+    def _sweeps(self, ctx: Any, plots_dir: Path) -> list[dict[str, Any]]:
+        auc = ctx.sweep_auc
+        if auc.empty:
+            return []
+        hib = ctx.higher_is_better
+        s = ctx.summary
+        order = severity_order(ctx.plan)
+        out = []
+        for k, ((dataset, degradation), grp) in enumerate(
+                auc.groupby(["dataset", "degradation"], sort=False)):
+            metrics = [m for m in ctx.metrics if m in set(grp.metric)]
+            methods = [m for m in ctx.overall.method if m in set(grp.method)]
+            rows = []
+            for method in methods:
+                cells = [_cell(method)]
+                for m in metrics:
+                    hit = grp[(grp.method == method) & (grp.metric == m)]
+                    if hit.empty:
+                        cells.append(_cell("—", metric=m))
+                        continue
+                    row = hit.iloc[0]
+                    sub = "" if pd.isna(row.auc_ratio) else f"÷ clean {fmt(row.auc_ratio, 3)}"
+                    cells.append(_cell(fmt(row.auc, self.digits), row.auc, metric=m, sub=sub,
+                                       best=_is_best(row.auc, grp[grp.metric == m]["auc"],
+                                                     hib.get(m, True))))
+                rows.append({"attrs": {"method": method}, "cells": cells})
+            columns = [{"label": "method", "title": ""}]
+            columns += [{"label": f"{m} {arrow(hib.get(m, True))}",
+                         "title": "normalised area under the severity curve"} for m in metrics]
+            label = f"{dataset} · {degradation}"
+            sel = s[(s.dataset == dataset) & (s.degradation == degradation)]
+            labels = list(dict.fromkeys(sel.severity.astype(str)))
+            xs = severity_positions(labels, order.get(degradation))
+            xs = {lab: xs[lab] for lab in labels}
+            clean = s[(s.dataset == dataset) & (s.degradation.isin(ctx.clean))]
+            name = f"severity-{k:03d}-{slug(dataset)}-{slug(degradation)}.png"
+            plots.severity_curves(sel, metrics, methods, xs, clean if not clean.empty else None,
+                                  hib, label, plots_dir / name, self.dpi)
+            out.append({"label": label, "plot": f"plots/{name}", "table": {
+                "id": f"sweep-{k}", "caption": "", "columns": columns, "rows": rows,
+                "attrs": {"dataset": dataset, "degradation": degradation}}})
+        return out
+
+    def _examples(self, ctx: Any, folder: Path) -> tuple[list[dict[str, Any]], str]:
+        if not ctx.examples:
+            return [], "Example images were not requested (--no-examples)."
+        if ctx.items is None or ctx.cache_dir is None:
+            return [], "No artifact cache was given, so no example images are shown."
+        cache = Path(ctx.cache_dir)
+        items = ctx.items[ctx.items.status == "done"]
+        methods = list(ctx.overall.method)
+        datasets = [d["name"] for d in ctx.plan.get("datasets", [])]
+        order = severity_order(ctx.plan)
+        missing = 0
+        out = []
+        img_dir = folder / "images"
+        for degradation in list(dict.fromkeys(c[1] for c in ctx.conditions())):
+            sub = items[items.degradation == degradation]
+            if sub.empty:
+                continue
+            ds_order = [d for d in datasets if d in set(sub.dataset)] + sorted(
+                set(sub.dataset) - set(datasets))
+            dataset = ds_order[0]
+            sub = sub[sub.dataset == dataset]
+            sevs = order.get(degradation) or sorted(set(sub.severity))
+            sevs = [x for x in sevs if x in set(sub.severity)] or sorted(set(sub.severity))
+            severity = sevs[-1]  # the hardest level shows the differences best
+            sub = sub[sub.severity == severity]
+            best_pair, best_count = None, -1
+            for pair_id, grp in sub.groupby("pair_id", sort=True):
+                count = sum(_exists(cache, "fused", a.get("fused")) for a in grp.artifacts)
+                if count > best_count:
+                    best_pair, best_count = pair_id, count
+            if best_pair is None or best_count <= 0:
+                missing += len(sub)
+                continue
+            grp = sub[sub.pair_id == best_pair]
+            figures = []
+            first = grp.iloc[0].artifacts
+            for key in sorted(k for k in first if k.startswith("degraded_")):
+                src = _copy(cache, "degraded", first[key], img_dir)
+                mod = key.split("_", 1)[1]
+                if src:
+                    figures.append({"src": src, "alt": f"{mod} source, {degradation} {severity}",
+                                    "caption": f"input {mod} ({degradation} @ {severity})"})
+                else:
+                    missing += 1
+            by_method = {r.method: r.artifacts for r in grp.itertuples(index=False)}
+            for method in [m for m in methods if m in by_method]:
+                src = _copy(cache, "fused", by_method[method].get("fused"), img_dir)
+                if src:
+                    figures.append({"src": src, "alt": f"fused by {method}", "caption": method})
+                else:
+                    missing += 1
+            out.append({"label": f"{condition_label(dataset, degradation, severity)} · pair "
+                                 f"{best_pair}", "figures": figures})
+        note = (f"{missing} image(s) were not in the artifact cache {cache} and are not shown."
+                if missing else "")
+        return out, note
+
+    # -- publish ------------------------------------------------------------------------------
+
+    def publish(self, frame: pd.DataFrame, out_dir: Path, context: Any) -> list[Path]:
+        ctx = context
+        out_dir = Path(out_dir)
+        folder = suite_dir(out_dir, ctx.suite)
+        for sub in ("plots", "images"):  # stale files of an earlier publish must not linger
+            shutil.rmtree(folder / sub, ignore_errors=True)
+        plots_dir = folder / "plots"
+        plots_dir.mkdir(parents=True, exist_ok=True)
+        env = _env()
+        common = {"css": CSS, "js": JS, "level": round(ctx.level * 100), "n_boot": ctx.n_boot,
+                  "seed": ctx.seed}
+        conditions = [self._condition(ctx, i, *c, plots_dir) for i, c in enumerate(ctx.conditions())]
+        methods = list(ctx.overall.method)
+        heatmap = None
+        if len(ctx.conditions()) > 0:
+            plots.rank_heatmap(ctx.mean_ranks, methods, ctx.conditions(),
+                               f"{ctx.suite}: mean rank across metrics", plots_dir / "ranks.png",
+                               self.dpi)
+            heatmap = "plots/ranks.png"
+        examples, examples_note = self._examples(ctx, folder)
+        datasets = sorted(set(frame.dataset))
+        hib = ctx.higher_is_better
+        lede = (f"{len(methods)} methods on {', '.join(datasets)}: "
+                f"{len(ctx.conditions())} conditions (dataset × degradation × severity), "
+                f"{frame.groupby('dataset').pair_id.nunique().sum()} pairs, "
+                f"metrics {', '.join(ctx.metrics)}.")
+        page = env.get_template("suite.html").render(
+            title=f"{ctx.suite} — benchbed leaderboard", suite=ctx.suite, lede=lede,
+            prov=ctx.provenance, note=ctx.note, overall=self._overall(ctx), heatmap=heatmap,
+            conditions=conditions, robustness=self._robustness(ctx),
+            sweeps=self._sweeps(ctx, plots_dir), examples=examples, examples_note=examples_note,
+            metric_notes=[f"{m} {arrow(hib.get(m, True))}" for m in ctx.metrics], **common)
+        written = [folder / "index.html"]
+        written[0].write_text(page)
+        winners = ctx.overall[ctx.overall.place == 1].method.tolist()
+        meta = {"suite": ctx.suite, "href": f"{folder.name}/index.html", "datasets": datasets,
+                "conditions": len(ctx.conditions()), "methods": len(methods),
+                "pairs": int(frame.groupby("dataset").pair_id.nunique().sum()),
+                "winner": ", ".join(winners), "provenance": dict(ctx.provenance), "note": ctx.note}
+        (folder / "site.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
+        written.append(folder / "site.json")
+        written.append(write_index(out_dir, env, common))
+        written += sorted(plots_dir.glob("*.png")) + sorted((folder / "images").glob("*.png"))
+        return written
+
+
+def write_index(out_dir: Path, env: Any = None, common: dict[str, Any] | None = None) -> Path:
+    """(Re)write ``out_dir/index.html`` from every ``out_dir/*/site.json``."""
+    env = env or _env()
+    suites = []
+    for meta in sorted(Path(out_dir).glob("*/site.json")):
+        try:
+            suites.append(json.loads(meta.read_text()))
+        except (OSError, json.JSONDecodeError):
+            continue
+    suites.sort(key=lambda m: m.get("suite", ""))
+    common = common or {"css": CSS, "js": JS, "level": 95, "n_boot": 2000, "seed": 0}
+    path = Path(out_dir) / "index.html"
+    path.write_text(env.get_template("index.html").render(
+        title="benchbed leaderboards", suites=suites, **common))
+    return path
+
+
+def _exists(cache: Path, kind: str, key: str | None) -> bool:
+    return bool(key) and (cache / kind / key[:2] / f"{key}.png").is_file()
+
+
+def _copy(cache: Path, kind: str, key: str | None, img_dir: Path) -> str | None:
+    """Copy one cached artifact PNG into the site; its site-relative path, or None if missing."""
+    if not _exists(cache, kind, key):
+        return None
+    img_dir.mkdir(parents=True, exist_ok=True)
+    name = f"{kind}-{slug(str(key))}.png"
+    target = img_dir / name
+    if not target.exists():
+        shutil.copyfile(cache / kind / str(key)[:2] / f"{key}.png", target)
+    return f"images/{name}"

@@ -1,0 +1,282 @@
+"""Leaderboard statistics (bootstrap CIs, ranks, robustness, sweep AUC, paired tests) and CLI."""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+from io import StringIO
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from scipy.stats import wilcoxon
+
+from benchbed import leaderboard as lb
+from benchbed.cli import main
+from benchbed.errors import BenchbedError
+
+SUITE = """\
+name: lbtest
+seed: 5
+datasets: [{name: demo, split: test, limit: 4}]
+degradations:
+  - {name: clean, severities: ["0"]}
+  - {name: gaussian_noise, severities: [1, 3]}
+methods:
+  - average
+  - laplacian
+metrics: [EN, QABF]
+"""
+
+
+def _frame(rows: list[tuple]) -> pd.DataFrame:
+    """rows of (dataset, pair, degradation, severity, method, metric, value)."""
+    df = pd.DataFrame(rows, columns=["dataset", "pair_id", "degradation", "severity", "method",
+                                     "metric", "value"])
+    df.insert(0, "suite", "s")
+    df["profile"] = "p"
+    df["seconds"] = 0.0
+    return df
+
+
+def _synthetic(seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for deg, sevs in (("clean", ["0"]), ("noise", ["1", "2", "3"])):
+        for sev in sevs:
+            for p in range(6):
+                for method, base in (("a", 10.0), ("b", 8.0), ("c", 8.0)):
+                    level = 0 if deg == "clean" else int(sev)
+                    rows.append(("d", f"p{p}", deg, sev, method, "Q",
+                                 base - level + rng.normal(0, 0.3)))
+                    rows.append(("d", f"p{p}", deg, sev, method, "ERR",
+                                 1.0 + level * 0.5 + (0.2 if method == "a" else 0.0)))
+    return _frame(rows)
+
+
+HIB = {"Q": True, "ERR": False}
+
+
+# --- statistics --------------------------------------------------------------------------------
+
+
+def test_bootstrap_ci_is_seeded_and_matches_a_direct_computation() -> None:
+    x = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0])
+    lo, hi = lb.bootstrap_ci(x, seed=42, n_boot=500)
+    assert (lo, hi) == lb.bootstrap_ci(x, seed=42, n_boot=500)
+    assert (lo, hi) != lb.bootstrap_ci(x, seed=43, n_boot=500)
+    rng = np.random.default_rng(42)
+    boots = x[rng.integers(0, x.size, size=(500, x.size))].mean(axis=1)
+    assert (lo, hi) == tuple(np.quantile(boots, [0.025, 0.975]))
+    assert lo < x.mean() < hi
+    assert lb.bootstrap_ci([2.5], seed=0) == (2.5, 2.5)
+    assert all(math.isnan(v) for v in lb.bootstrap_ci([], seed=0))
+    assert lb.bootstrap_ci([7.0] * 5, seed=1) == (7.0, 7.0)
+
+
+def test_summary_frame_values_and_order_independence() -> None:
+    frame = _synthetic()
+    summary = lb.summary_frame(frame, n_boot=300, seed=1)
+    assert len(summary) == 4 * 3 * 2  # conditions x methods x metrics
+    sel = frame[(frame.degradation == "noise") & (frame.severity == "2") & (frame.method == "b")
+                & (frame.metric == "Q")]["value"].to_numpy()
+    row = summary[(summary.degradation == "noise") & (summary.severity == "2")
+                  & (summary.method == "b") & (summary.metric == "Q")].iloc[0]
+    assert row["mean"] == pytest.approx(sel.mean(), rel=1e-12)
+    assert row["std"] == pytest.approx(sel.std(ddof=1), rel=1e-12)
+    assert row["n"] == 6 and row["ci_low"] < row["mean"] < row["ci_high"]
+    # the bootstrap of one group depends on the seed and the group only, not on the rest
+    shuffled = frame.sample(frac=1.0, random_state=3)
+    sub = shuffled[shuffled.method != "c"]
+    again = lb.summary_frame(sub, n_boot=300, seed=1)
+    merged = summary.merge(again, on=lb.GROUP, suffixes=("", "_2"))
+    assert len(merged) == len(again)
+    for col in ("mean", "ci_low", "ci_high"):
+        np.testing.assert_allclose(merged[col], merged[f"{col}_2"], rtol=1e-12)
+
+
+def test_ranks_respect_direction_and_ties() -> None:
+    ranked = lb.rank_frame(lb.summary_frame(_synthetic(), n_boot=50), HIB)
+    cond = ranked[(ranked.degradation == "noise") & (ranked.severity == "1")]
+    q = cond[cond.metric == "Q"].set_index("method")["rank"]
+    assert q["a"] == 1  # highest Q
+    err = cond[cond.metric == "ERR"].set_index("method")["rank"]
+    assert err["b"] == 1 and err["c"] == 1 and err["a"] == 3  # lower is better; b, c tie
+    mr = lb.mean_rank_frame(ranked)
+    row = mr[(mr.degradation == "noise") & (mr.severity == "1") & (mr.method == "a")].iloc[0]
+    assert row["mean_rank"] == pytest.approx((q["a"] + 3) / 2)
+    overall = lb.overall_rank_frame(ranked)
+    assert set(overall.method) == {"a", "b", "c"} and (overall.conditions == 4).all()
+
+
+def test_robustness_ratio_uses_common_pairs_of_the_same_method() -> None:
+    frame = _frame([
+        ("d", "p0", "clean", "0", "m", "Q", 10.0), ("d", "p1", "clean", "0", "m", "Q", 20.0),
+        ("d", "p0", "noise", "1", "m", "Q", 5.0), ("d", "p1", "noise", "1", "m", "Q", 15.0),
+        ("d", "p2", "noise", "1", "m", "Q", 99.0),  # no clean counterpart: ignored
+        ("d", "p0", "clean", "0", "k", "Q", 1.0), ("d", "p0", "noise", "1", "k", "Q", 2.0),
+    ])
+    rob = lb.robustness_frame(frame, n_boot=200).set_index("method")
+    assert rob.loc["m", "ratio"] == pytest.approx(20.0 / 30.0)
+    assert rob.loc["m", "n"] == 2 and rob.loc["m", "mean_clean"] == pytest.approx(15.0)
+    assert rob.loc["k", "ratio"] == pytest.approx(2.0)
+    assert rob.loc["m", "ci_low"] <= rob.loc["m", "ratio"] <= rob.loc["m", "ci_high"]
+    assert lb.robustness_frame(frame[frame.degradation != "clean"]).empty
+
+
+def test_sweep_auc_is_the_normalised_trapezoid_with_clean_at_zero() -> None:
+    rows = [("d", "p0", "clean", "0", "m", "Q", 10.0)]
+    rows += [("d", "p0", "noise", s, "m", "Q", v) for s, v in (("1", 8.0), ("2", 6.0), ("4", 2.0))]
+    summary = lb.summary_frame(_frame(rows), n_boot=10)
+    auc = lb.sweep_auc_frame(summary).iloc[0]
+    # points (0,10) (1,8) (2,6) (4,2): area 9 + 7 + 8 = 24 over x range 4
+    assert auc["auc"] == pytest.approx(6.0)
+    assert auc["auc_ratio"] == pytest.approx(0.6)
+    no_clean = lb.sweep_auc_frame(summary[summary.degradation != "clean"]).iloc[0]
+    assert no_clean["auc"] == pytest.approx((7 + 8) / 3) and math.isnan(no_clean["auc_ratio"])
+    # non-numeric levels are placed 1..k in plan order
+    assert lb.severity_positions(["hi", "lo"], ["lo", "hi"]) == {"lo": 1.0, "hi": 2.0}
+
+
+def test_holm_correction() -> None:
+    assert lb.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert lb.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])
+    out = lb.holm([0.02, float("nan")])
+    assert out[0] == pytest.approx(0.02) and math.isnan(out[1])
+
+
+def test_paired_compare_matches_scipy_and_names_the_better_method() -> None:
+    frame = _synthetic()
+    table = lb.paired_compare(frame, "a", "b", HIB, n_boot=300, seed=2).set_index("metric")
+    a = frame[frame.method == "a"].sort_values(["degradation", "severity", "pair_id", "metric"])
+    b = frame[frame.method == "b"].sort_values(["degradation", "severity", "pair_id", "metric"])
+    d = a[a.metric == "Q"]["value"].to_numpy() - b[b.metric == "Q"]["value"].to_numpy()
+    assert table.loc["Q", "n"] == 24
+    assert table.loc["Q", "diff"] == pytest.approx(d.mean(), rel=1e-12)
+    assert table.loc["Q", "p"] == pytest.approx(wilcoxon(d).pvalue, rel=1e-12)
+    assert table.loc["Q", "ci_low"] < table.loc["Q", "diff"] < table.loc["Q", "ci_high"]
+    assert table.loc["Q", "better"] == "a"  # higher Q
+    assert table.loc["ERR", "better"] == "b"  # a has the larger error
+    assert table.p_holm.tolist() == pytest.approx(lb.holm(table.p.tolist()))
+    same = lb.paired_compare(frame, "b", "c", HIB, n_boot=50).set_index("metric")
+    assert same.loc["ERR", "p"] == 1.0 and same.loc["ERR", "better"] == "-"
+    per = lb.paired_compare(frame, "a", "b", HIB, by=["degradation"], n_boot=50)
+    assert set(per.degradation) == {"clean", "noise"} and len(per) == 4
+    with pytest.raises(BenchbedError, match=r"did you mean|no scores"):
+        lb.paired_compare(frame, "a", "zz", HIB)
+
+
+def test_filters() -> None:
+    frame = _synthetic()
+    assert lb.parse_filters(["method=a,b", "severity=1"]) == {"method": ["a", "b"],
+                                                              "severity": ["1"]}
+    sub = lb.filter_frame(frame, {"method": ["a", "b"], "severity": 1, "metric": None})
+    assert set(sub.method) == {"a", "b"} and set(sub.severity) == {"1"}
+    with pytest.raises(BenchbedError, match="no such column"):
+        lb.filter_frame(frame, {"colour": "red"})
+    with pytest.raises(BenchbedError, match="COLUMN=VALUE"):
+        lb.parse_filters(["method"])
+
+
+def test_markdown_cells_are_escaped() -> None:
+    md = lb.markdown_table(pd.DataFrame({"m": ["a|b<script>"], "v": [1]}))
+    assert "a\\|b&lt;script>" in md and "<script>" not in md
+
+
+# --- CLI on a real store -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("lbstore")
+    (root / "lbtest.yaml").write_text(SUITE)
+    opts = {"db": f"sqlite:///{root / 'store.db'}", "cache": str(root / "cache"),
+            "path": str(root / "store.db"), "root": str(root)}
+    res = CliRunner().invoke(main, ["--db", opts["db"], "run", str(root / "lbtest.yaml"),
+                                    "--cache", opts["cache"], "--no-progress", "--no-show"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return opts
+
+
+def _cli(store: dict[str, str], *args: str, ok: bool = True) -> str:
+    res = CliRunner().invoke(main, ["--db", store["db"], *args], catch_exceptions=False)
+    if ok:
+        assert res.exit_code == 0, res.output
+    else:
+        assert res.exit_code == 2, res.output
+    return res.output
+
+
+def _sql(store: dict[str, str], sql: str) -> list[tuple]:
+    with sqlite3.connect(store["path"]) as con:
+        return con.execute(sql).fetchall()
+
+
+def test_show_formats_and_views(store: dict[str, str]) -> None:
+    table = _cli(store, "leaderboard", "show", "--suite", "lbtest")
+    assert "leaderboard: lbtest" in table and "laplacian" in table
+    rows = json.loads(_cli(store, "leaderboard", "show", "--suite", "lbtest", "--view", "stats",
+                           "--format", "json"))
+    ref = {(d, s, m, k): (avg, n) for d, s, m, k, avg, n in _sql(store, """
+        SELECT i.degradation, i.severity, i.method, s.metric, AVG(s.value), COUNT(*)
+        FROM items i JOIN scores s ON s.item_id = i.id WHERE i.status = 'done'
+        GROUP BY 1, 2, 3, 4""")}
+    assert len(rows) == len(ref) == 3 * 2 * 2
+    for r in rows:
+        avg, n = ref[(r["degradation"], r["severity"], r["method"], r["metric"])]
+        assert r["mean"] == pytest.approx(avg, rel=1e-12) and r["n"] == n == 4
+        assert r["ci_low"] <= r["mean"] <= r["ci_high"]
+        assert {"std", "rank", "mean_rank", "place"} <= set(r)
+    csv = pd.read_csv(StringIO(_cli(store, "leaderboard", "show", "--suite", "lbtest", "--view",
+                                    "stats", "--format", "csv", "--method", "laplacian",
+                                    "--severity", "3", "--metric", "QABF")))
+    assert len(csv) == 1 and csv.method[0] == "laplacian"
+    md = _cli(store, "leaderboard", "show", "--suite", "lbtest", "--format", "markdown",
+              "--where", "rank=1")
+    assert md.startswith("| dataset |") and md.count("\n") >= 4
+    rob = pd.read_csv(StringIO(_cli(store, "leaderboard", "show", "--suite", "lbtest", "--view",
+                                    "robustness", "--format", "csv")))
+    assert set(rob.degradation) == {"gaussian_noise"} and len(rob) == 2 * 2 * 2
+    auc = pd.read_csv(StringIO(_cli(store, "leaderboard", "show", "--suite", "lbtest", "--view",
+                                    "auc", "--format", "csv")))
+    assert len(auc) == 2 * 2 and (auc.x_from == 0).all() and (auc.x_to == 3).all()
+    err = _cli(store, "leaderboard", "show", "--suite", "lbtest", "--where", "colour=red", ok=False)
+    assert "no such column" in err
+
+
+def test_compare_cli(store: dict[str, str]) -> None:
+    out = json.loads(_cli(store, "leaderboard", "compare", "laplacian", "average", "--suite",
+                          "lbtest", "--format", "json"))
+    assert {r["metric"] for r in out} == {"EN", "QABF"}
+    assert all(r["n"] == 12 and r["ci_low"] <= r["diff"] <= r["ci_high"] for r in out)
+    text = _cli(store, "leaderboard", "compare", "laplacian", "average", "--suite", "lbtest",
+                "--by", "degradation")
+    assert "Wilcoxon" in text and "gaussian_noise" in text
+    err = _cli(store, "leaderboard", "compare", "laplacian", "averge", "--suite", "lbtest", ok=False)
+    assert "averge" in err and "average" in err
+
+
+def test_publish_cli_writes_markdown_csv_and_html(store: dict[str, str]) -> None:
+    out = Path(store["root"]) / "site"
+    text = _cli(store, "leaderboard", "publish", "--suite", "lbtest", "--out", str(out),
+                "--cache", store["cache"], "--n-boot", "200", "--note", "demo, --limit 4")
+    assert "published lbtest" in text
+    suite = out / "lbtest"
+    for name in ("README.md", "index.html", "summary.csv", "scores.csv", "robustness.csv",
+                 "sweep_auc.csv", "mean_ranks.csv", "overall.csv", "provenance.json"):
+        assert (suite / name).is_file(), name
+    assert (out / "index.html").is_file()
+    md = (suite / "README.md").read_text()
+    plan_hash = _sql(store, "SELECT plan_hash FROM runs")[0][0]
+    assert plan_hash in md and "demo, --limit 4" in md and "## Robustness" in md
+    scores = pd.read_csv(suite / "scores.csv")
+    assert len(scores) == _sql(store, "SELECT COUNT(*) FROM scores")[0][0]
+    assert sorted(scores.value) == sorted(v for (v,) in _sql(store, "SELECT value FROM scores"))
+    assert len(list((suite / "images").glob("fused-*.png"))) == 2 * 2  # 2 methods x 2 degradations
+    assert {p.name for p in (suite / "plots").glob("*.png")} >= {"ranks.png"}
+    err = _cli(store, "leaderboard", "publish", "--suite", "nope", "--out", str(out), ok=False)
+    assert "no results for suite 'nope'" in err
