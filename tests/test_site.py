@@ -291,3 +291,20 @@ def test_site_in_headless_chromium(browser, site: dict, tmp_path: Path) -> None:
     driver.get(site["page"].as_uri())
     driver.save_screenshot(str(shot))  # kept out of git: pytest's tmp dir unless told otherwise
     assert shot.stat().st_size > 0
+
+
+def test_large_examples_become_small_jpeg_previews(tmp_path) -> None:
+    import numpy as np
+    from PIL import Image
+
+    from benchbed_publishers.site import PREVIEW_MAX_SIDE, _copy
+
+    key = "ab" + "0" * 62
+    src = tmp_path / "cache" / "fused" / "ab" / f"{key}.png"
+    src.parent.mkdir(parents=True)
+    noise = np.random.default_rng(0).integers(0, 256, (480, 640), dtype=np.uint8)
+    Image.fromarray(noise).save(src)
+    rel = _copy(tmp_path / "cache", "fused", key, tmp_path / "site" / "images")
+    assert rel is not None and rel.endswith(".jpg")
+    with Image.open(tmp_path / "site" / rel) as im:
+        assert max(im.size) == PREVIEW_MAX_SIDE and im.size[0] / im.size[1] == 640 / 480

@@ -318,13 +318,30 @@ def _exists(cache: Path, kind: str, key: str | None) -> bool:
     return bool(key) and (cache / kind / key[:2] / f"{key}.png").is_file()
 
 
+PREVIEW_MAX_SIDE = 384
+"""Example images larger than this become JPEG previews, so a published site stays small
+enough for git (a 640x480 PNG of a noisy image is ~360 KB; its preview ~30 KB)."""
+
+
 def _copy(cache: Path, kind: str, key: str | None, img_dir: Path) -> str | None:
-    """Copy one cached artifact PNG into the site; its site-relative path, or None if missing."""
+    """Copy one cached artifact into the site (byte for byte when small, else a downscaled JPEG
+    preview); its site-relative path, or None if missing."""
     if not _exists(cache, kind, key):
         return None
+    from PIL import Image as PILImage
+
     img_dir.mkdir(parents=True, exist_ok=True)
-    name = f"{kind}-{slug(str(key))}.png"
-    target = img_dir / name
-    if not target.exists():
-        shutil.copyfile(cache / kind / str(key)[:2] / f"{key}.png", target)
+    src = cache / kind / str(key)[:2] / f"{key}.png"
+    with PILImage.open(src) as im:
+        small = max(im.size) <= PREVIEW_MAX_SIDE
+        name = f"{kind}-{slug(str(key))}.{'png' if small else 'jpg'}"
+        target = img_dir / name
+        if not target.exists():
+            if small:
+                shutil.copyfile(src, target)
+            else:
+                preview = im.convert("RGB" if im.mode == "RGB" else "L")
+                preview.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE),
+                                  PILImage.Resampling.LANCZOS)
+                preview.save(target, format="JPEG", quality=88, optimize=True)
     return f"images/{name}"
