@@ -295,9 +295,8 @@ def test_site_in_headless_chromium(browser, site: dict, tmp_path: Path) -> None:
 
 def test_large_examples_become_small_jpeg_previews(tmp_path) -> None:
     import numpy as np
-    from PIL import Image
-
     from benchbed_publishers.site import PREVIEW_MAX_SIDE, _copy
+    from PIL import Image
 
     key = "ab" + "0" * 62
     src = tmp_path / "cache" / "fused" / "ab" / f"{key}.png"
