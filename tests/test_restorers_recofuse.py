@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import numpy as np
@@ -12,6 +11,7 @@ from benchbed_restorers import benchbed_register_restorers
 from benchbed_restorers.denoise import nlm_denoise
 from benchbed_restorers.destripe import destripe_columns
 from benchbed_restorers.photometric import lime_enhance
+from helpers import psnr, textured
 from scipy import ndimage
 
 from benchbed import BenchbedError, Observation
@@ -31,21 +31,8 @@ MATCH = {
 }
 
 
-def textured(h: int = 96, w: int = 112, rgb: bool = False, seed: int = 0) -> np.ndarray:
-    """Smooth random field plus a checkerboard of hard edges, in [0.05, 0.95]."""
-    rng = np.random.default_rng(seed)
-    chans = []
-    for c in range(3 if rgb else 1):
-        field = ndimage.gaussian_filter(rng.standard_normal((h, w)), 2.5 + c)
-        field = (field - field.min()) / np.ptp(field)
-        yy, xx = np.mgrid[:h, :w]
-        edges = (((xx + 5 * c) // 16 + yy // 12) % 2).astype(np.float64)
-        chans.append(0.05 + 0.9 * (0.6 * field + 0.4 * edges))
-    return (chans[0] if not rgb else np.stack(chans, axis=-1)).astype(np.float32)
 
 
-def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    return 10 * math.log10(1.0 / float(np.mean((np.asarray(a, np.float64) - b) ** 2)))
 
 
 def observe(name: str, level: str, x: np.ndarray, modality: str, seed: int = 0) -> Observation:
