@@ -24,7 +24,7 @@ import benchbed
 from benchbed.errors import BenchbedError
 from benchbed.imaging import content_hash
 from benchbed.registry import Registry
-from benchbed.store.models import Item, PluginRecord, Run, RunItem, Score
+from benchbed.store.models import Detection, Item, PluginRecord, Run, RunItem, Score
 from benchbed.suites import Plan
 from benchbed.work import ItemResult, RunContext, WorkItem, compute_group, derive_seed, item_key
 from benchbed.work import run_group_list as _run_group_list
@@ -75,7 +75,8 @@ class ProcessPoolExecutor:
         import multiprocessing as mp
 
         env = {k: v for k, v in os.environ.items() if k.startswith("BENCHBED_")}
-        env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+        env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
+                    "BENCHBED_METRIC_THREADS": "1"})
         with cf.ProcessPoolExecutor(
             max_workers=self.workers, mp_context=mp.get_context("spawn"),
             initializer=_init_worker, initargs=(env,),
@@ -135,6 +136,8 @@ def make_executor(workers: int, executor: str = "local", scheduler: str | None =
 def enumerate_items(plan: Plan, registry: Registry, limit: int | None = None) -> list[WorkItem]:
     """Every work item of the plan, in a stable order (datasets are read here, not in workers)."""
     data = plan.data
+    detection = data.get("detection")
+    methods = list(data["methods"]) + list((detection or {}).get("single_modality") or [])
     items = []
     for ds in data["datasets"]:
         dataset = registry.get("dataset", ds["name"]).build(**ds["params"])
@@ -146,12 +149,14 @@ def enumerate_items(plan: Plan, registry: Registry, limit: int | None = None) ->
         for pair_id in ids:
             for deg in data["degradations"]:
                 for sev in deg["severities"]:
-                    for method in data["methods"]:
+                    for method in methods:
                         key = item_key(plan.seed, ds_ref, pair_id, deg, sev, method)
                         items.append(WorkItem(
                             key=key, dataset=ds_ref, pair_id=pair_id, degradation=deg,
                             severity=sev, method=method, seed=derive_seed(plan.seed, key),
-                            metrics=tuple(data["metrics"]),
+                            # single-modality rows exist for detection only: no fusion metrics
+                            metrics=() if method.get("source") else tuple(data["metrics"]),
+                            detection=detection,
                         ))
     return items
 
@@ -229,8 +234,10 @@ class RunSummary:
         return out
 
 
-def _existing(session: Session, suite: str, keys: list[str]) -> dict[str, tuple[int, str, set]]:
-    out: dict[str, tuple[int, str, set]] = {}
+def _existing(session: Session, suite: str, keys: list[str]
+              ) -> dict[str, tuple[int, str, set, set]]:
+    """item_key -> (id, status, stored (metric, profile, version), stored detection config keys)."""
+    out: dict[str, tuple[int, str, set, set]] = {}
     for start in range(0, len(keys), 500):
         chunk = keys[start:start + 500]
         rows = session.execute(
@@ -245,8 +252,15 @@ def _existing(session: Session, suite: str, keys: list[str]) -> dict[str, tuple[
                 .where(Score.item_id.in_(list(ids)))
             ).all():
                 scored[s.item_id].add((s.metric, s.profile, s.version))
+        detected: dict[int, set] = defaultdict(set)
+        if ids:
+            for d in session.execute(
+                select(Detection.item_id, Detection.payload)
+                .where(Detection.item_id.in_(list(ids)), Detection.class_name == "*")
+            ).all():
+                detected[d.item_id].add((d.payload or {}).get("config"))
         for r in rows:
-            out[r.item_key] = (r.id, r.status, scored[r.id])
+            out[r.item_key] = (r.id, r.status, scored[r.id], detected[r.id])
     return out
 
 
@@ -272,6 +286,8 @@ def run_plan(
 ) -> RunSummary:
     """Run every item of ``plan`` that the store does not already hold; resume by default."""
     items = enumerate_items(plan, registry, limit)
+    if plan.data.get("detection"):
+        check_detection(plan, registry, items, plugin_modules)
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     with sessions.begin() as s:
         run = Run(suite=plan.name, plan_hash=plan.hash, plan=plan.data,
@@ -301,8 +317,10 @@ def run_plan(
         have = found[2]
         missing = tuple(m for m in item.metrics
                         if (m["name"], m["profile"], m["version"]) not in have)
-        if found[1] == "done" and missing:
-            todo.append(replace(item, metrics=missing))
+        need_det = item.detection is not None and item.detection["key"] not in found[3]
+        if found[1] == "done" and (missing or need_det):
+            todo.append(replace(item, metrics=missing,
+                                detection=item.detection if need_det else None))
             continue
         skipped_ids.append(found[0])
         if found[1] == "failed":
@@ -342,15 +360,51 @@ def run_plan(
     return summary
 
 
+def check_detection(plan: Plan, registry: Registry, items: list[WorkItem],
+                    plugin_modules: tuple[str, ...] = ()) -> None:
+    """Before anything runs: weights, detector classes and the class map against each dataset.
+
+    Loads the detector once and the first pair of each dataset, so a wrong class map or a
+    missing label folder is one clear error instead of one failure per item.
+    """
+    from benchbed.detection import check_class_map_keys, resolve_class_map
+    from benchbed.work import RunContext, _labels_of, _obj, detection_classes
+
+    cfg = plan.data["detection"]
+    ctx = RunContext(suite_seed=plan.seed, cache_dir="", plugin_modules=tuple(plugin_modules))
+    detector = _obj(ctx, "detector", cfg["detector"])
+    names = tuple(getattr(detector, "names", None) or registry.get("detector", cfg["detector"]["name"]
+                                                                    ).classes)  # type: ignore[attr-defined]
+    seen: set[str] = set()
+    all_classes: list[str] = []
+    for item in items:
+        if item.dataset["name"] in seen:
+            continue
+        seen.add(item.dataset["name"])
+        pair = _obj(ctx, "dataset", item.dataset).load(item.pair_id)
+        labels = _labels_of(cfg, replace(item, method={"source": None}), pair) \
+            if cfg["protocol"] == "labels" else None
+        classes = detection_classes(cfg, labels, names)
+        resolve_class_map(classes, names, cfg["class_map"], detector=cfg["label"],
+                          dataset=item.dataset["name"])
+        all_classes += classes
+    if seen:
+        check_class_map_keys(cfg["class_map"], all_classes)
+
+
 def _plugins_of(plan: Plan) -> Iterator[tuple[str, dict[str, Any]]]:
     seen = set()
     refs: list[tuple[str, dict[str, Any]]] = []
     refs += [("dataset", d) for d in plan.data["datasets"]]
     refs += [("degradation", d) for d in plan.data["degradations"]]
     refs += [("metric", m) for m in plan.data["metrics"]]
-    for m in plan.data["methods"]:
-        refs.append(("fuser", m["fuse"]))
+    detection = plan.data.get("detection")
+    for m in [*plan.data["methods"], *((detection or {}).get("single_modality") or [])]:
+        if m.get("fuse"):
+            refs.append(("fuser", m["fuse"]))
         refs += [("restorer", r) for r in (m["restore"] or {}).values()]
+    if detection:
+        refs.append(("detector", detection["detector"]))
     for kind, ref in refs:
         key = (kind, ref["name"], repr(sorted(ref.get("params", {}).items())))
         if key not in seen:
@@ -380,16 +434,28 @@ def _write(sessions: sessionmaker[Session], suite: str, run_id: int, item: WorkI
             else:
                 partial = row.status == "done" and result.status == "done" and overwrite != "always"
                 if result.status == "failed" and row.status == "done":
-                    # a failure never replaces a stored result
+                    # a failure never replaces a stored result (nor its scores and detections)
                     fields = {"run_id": row.run_id}
+                    partial = True
                 for k, v in fields.items():
                     setattr(row, k, v)
                 if not partial:
                     for sc in s.execute(select(Score).where(Score.item_id == row.id)).scalars():
                         s.delete(sc)
+                    for d in s.execute(select(Detection).where(Detection.item_id == row.id)).scalars():
+                        s.delete(d)
+                    s.flush()
+                elif result.detections:  # recomputed detections replace the same config's rows
+                    for key in {(d["detector"], d["protocol"]) for d in result.detections}:
+                        for d in s.execute(select(Detection).where(
+                                Detection.item_id == row.id, Detection.detector == key[0],
+                                Detection.protocol == key[1])).scalars():
+                            s.delete(d)
                     s.flush()
             for sc in result.scores:
                 s.add(Score(item_id=row.id, **sc))
+            for d in result.detections:
+                s.add(Detection(item_id=row.id, **d))
             if s.get(RunItem, (run_id, row.id)) is None:
                 s.add(RunItem(run_id=run_id, item_id=row.id))
     except IntegrityError:

@@ -1,5 +1,8 @@
 """EN, SD, SF, MI, QABF (benchbed_metrics): hand-derived golden values and invariants.
 
+(Reference-run goldens for the whole panel: test_metrics_calibration.py; registry-wide
+invariants: test_metrics_invariants.py.)
+
 Every expected number below is derived in the comments from the metric's definition
 (paper + reference implementation conventions), not taken from running this code.
 """
@@ -87,10 +90,10 @@ def test_sf_hand_computed(metrics: dict) -> None:
     # Row differences: (1, 2) and (0, 0) -> sum of squares 1 + 4 = 5 over M(N-1) = 4 pairs.
     # Column differences: (2, 1, -1) -> 4 + 1 + 1 = 6 over (M-1)N = 3 pairs. MN = 6.
     # "image" (Eskicioglu & Fisher / VIFB): RF^2 = 5/6, CF^2 = 6/6 -> SF = sqrt(11/6).
-    assert _score(metrics, "SF", f, f, f) == pytest.approx(math.sqrt(11 / 6), abs=1e-12)
-    # "pairs" (CDDFuse Evaluator): RF^2 = 5/4, CF^2 = 6/3 = 2 -> SF = sqrt(13/4).
-    pairs = _score(metrics, "SF", f, f, f, normalisation="pairs")
-    assert pairs == pytest.approx(math.sqrt(13 / 4), abs=1e-12)
+    image = _score(metrics, "SF", f, f, f, normalisation="image")
+    assert image == pytest.approx(math.sqrt(11 / 6), abs=1e-12)
+    # "pairs" (CDDFuse Evaluator, the default profile): RF^2 = 5/4, CF^2 = 6/3 = 2 -> sqrt(13/4).
+    assert _score(metrics, "SF", f, f, f) == pytest.approx(math.sqrt(13 / 4), abs=1e-12)
     const = np.full((4, 4), 200.0)
     assert _score(metrics, "SF", const, const, const) == 0.0
 
@@ -104,18 +107,18 @@ def test_mi_hand_computed_independent_halves(metrics: dict) -> None:
     b = np.zeros((4, 4))
     b[2:, :] = 255.0  # top/bottom halves: the joint histogram of (A, B) is 4 x 1/4
     # F = A: I(A;A) = H(A) = 1 bit; A and B are independent so I(B;A) = 0 -> MI = 1 bit.
-    assert _score(metrics, "MI", a, b, a) == pytest.approx(1.0, abs=1e-12)
-    # In nats (VIFB / CDDFuse scale) the same quantity is ln 2.
-    assert _score(metrics, "MI", a, b, a, base=math.e) == pytest.approx(math.log(2), abs=1e-12)
+    assert _score(metrics, "MI", a, b, a, base=2.0) == pytest.approx(1.0, abs=1e-12)
+    # In nats (the default: CDDFuse Evaluator / VIFB scale) the same quantity is ln 2.
+    assert _score(metrics, "MI", a, b, a) == pytest.approx(math.log(2), abs=1e-12)
     # F = B = A: each term is H(A) = 1 bit.
-    assert _score(metrics, "MI", a, a, a) == pytest.approx(2.0, abs=1e-12)
+    assert _score(metrics, "MI", a, a, a, base=2.0) == pytest.approx(2.0, abs=1e-12)
     # Constant F carries no information about either source.
     assert _score(metrics, "MI", a, b, np.full((4, 4), 5.0)) == 0.0
 
 
 def test_mi_f_equal_a_at_least_entropy_and_symmetric(metrics: dict) -> None:
     a, b = _pair()
-    mi = _score(metrics, "MI", a, b, a)
+    mi = _score(metrics, "MI", a, b, a, base=2.0)
     en_a = _score(metrics, "EN", a, a, a)  # H(A) in bits
     assert mi >= en_a - 1e-12  # I(A;A) = H(A) and I(B;A) >= 0
     f = np.rint((a + b) / 2)

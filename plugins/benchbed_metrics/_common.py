@@ -2,10 +2,83 @@
 
 from __future__ import annotations
 
+import itertools
+import os
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from typing import TypeVar
 
 import numpy as np
-from scipy import ndimage
+from scipy import fft, ndimage
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _default_workers() -> int:
+    """BENCHBED_METRIC_THREADS, else the CPUs this process may run on.
+
+    os.cpu_count() ignores affinity masks, and oversubscribing a 2-core allowance with 16
+    threads is several times slower; a runner with one process per core should set 1.
+    """
+    env = os.environ.get("BENCHBED_METRIC_THREADS", "")
+    if env.strip().isdigit() and int(env) > 0:
+        return int(env)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+WORKERS = _default_workers()
+_POOL: ThreadPoolExecutor | None = None
+_LOCAL = threading.local()
+
+
+def _mark_worker() -> None:
+    _LOCAL.in_pool = True
+
+
+def _reset_pool() -> None:
+    # A forked child (process-pool runners) inherits the pool object but not its threads:
+    # submitting to it would wait forever. Start afresh in the child.
+    global _POOL
+    _POOL = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pool)
+
+
+def in_pool() -> bool:
+    """True inside a parallel_map job (nested calls then run sequentially: no pool deadlock)."""
+    return getattr(_LOCAL, "in_pool", False)
+
+
+def parallel_iter(fn: Callable[[T], R], items: Sequence[T]) -> Iterator[R]:
+    """fn over items on WORKERS threads, results in order as they complete (numpy, scipy.ndimage
+    and scipy.fft release the GIL); consuming them as they come keeps few alive at once."""
+    global _POOL
+    if WORKERS <= 1 or len(items) <= 1 or in_pool():
+        return (fn(x) for x in items)
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(
+            max_workers=WORKERS, thread_name_prefix="benchbed-metrics", initializer=_mark_worker
+        )
+    return _POOL.map(fn, items)
+
+
+def parallel_map(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """fn over items on WORKERS threads, as a list (see parallel_iter)."""
+    return list(parallel_iter(fn, items))
+
+
+def _chunked(fn: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """fn over the leading axis of a stack, split into WORKERS chunks run in parallel."""
+    if x.ndim < 3 or WORKERS <= 1 or x.shape[0] < 2 or in_pool():
+        return fn(x)
+    bounds = np.linspace(0, x.shape[0], min(WORKERS, x.shape[0]) + 1).astype(int)
+    parts = parallel_map(fn, [x[lo:hi] for lo, hi in itertools.pairwise(bounds)])
+    return np.concatenate(parts)
 
 
 def gray_levels(x: np.ndarray) -> np.ndarray:
@@ -81,30 +154,76 @@ def gaussian_taps(size: int, sigma: float) -> np.ndarray:
 
 def filter_same(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
     """Correlate the last two axes with outer(taps, taps), zeros outside: ``filter2(..., 'same')``."""
-    y = ndimage.correlate1d(x, taps, axis=-1, mode="constant")
-    return ndimage.correlate1d(y, taps, axis=-2, mode="constant")
+
+    def run(z: np.ndarray) -> np.ndarray:
+        y = ndimage.correlate1d(z, taps, axis=-1, mode="constant")
+        return ndimage.correlate1d(y, taps, axis=-2, mode="constant")
+
+    return _chunked(run, x)
 
 
-def filter_valid(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
-    """Correlate the last two axes with outer(taps, taps), output where the window fits: ``'valid'``."""
+def filter_valid(x: np.ndarray, taps: np.ndarray, step: int = 1) -> np.ndarray:
+    """Correlate the last two axes with outer(taps, taps), output where the window fits: ``'valid'``.
+
+    ``step`` = 2 returns ``valid[..., ::2, ::2]`` (decimation) without computing the rest.
+    """
     r = len(taps) // 2
-    # Crop after each separable pass: the border columns never reach the valid output.
-    y = ndimage.correlate1d(x, taps, axis=-1, mode="constant")[..., r : x.shape[-1] - r]
-    return ndimage.correlate1d(y, taps, axis=-2, mode="constant")[..., r : x.shape[-2] - r, :]
+
+    def run(z: np.ndarray) -> np.ndarray:
+        # Crop after each separable pass: the border columns never reach the valid output.
+        y = ndimage.correlate1d(z, taps, axis=-1, mode="constant")[..., r : z.shape[-1] - r : step]
+        return ndimage.correlate1d(y, taps, axis=-2, mode="constant")[..., r : z.shape[-2] - r : step, :]
+
+    return _chunked(run, x)
+
+
+@lru_cache(maxsize=8)
+def _kernel_spectrum(taps: tuple[float, ...], shape: tuple[int, int]) -> np.ndarray:
+    k = np.asarray(taps)
+    out = fft.rfft2(np.outer(k, k)[::-1, ::-1], s=shape)
+    out.setflags(write=False)
+    return out
+
+
+def fft_valid(x: np.ndarray, taps: np.ndarray) -> np.ndarray:
+    """``filter_valid`` through one FFT product: cheaper than separable passes for long kernels.
+
+    A circular convolution of the image's own size is exact on the valid region (the wrapped
+    part only reaches the border the valid output drops). Round-off is global (~1e-16 of the
+    image's largest value) instead of local.
+    """
+    shape = (x.shape[-2], x.shape[-1])
+    k = len(taps)
+    spec = fft.rfft2(x, axes=(-2, -1), workers=WORKERS) * _kernel_spectrum(tuple(taps), shape)
+    out = fft.irfft2(spec, s=shape, axes=(-2, -1), workers=WORKERS)
+    return out[..., k - 1 :, k - 1 :]
+
+
+def box_valid(x: np.ndarray, size: int) -> np.ndarray:
+    """Mean over size x size windows of the last two axes, 'valid' (a running sum: O(1) per pixel)."""
+    r = size // 2
+
+    def run(z: np.ndarray) -> np.ndarray:
+        y = ndimage.uniform_filter1d(z, size, axis=-1, mode="constant")[..., r : z.shape[-1] - r]
+        return ndimage.uniform_filter1d(y, size, axis=-2, mode="constant")[..., r : z.shape[-2] - r, :]
+
+    return _chunked(run, x)
 
 
 def local_moments(
-    images: dict[str, np.ndarray], products: list[tuple[str, str]], taps: np.ndarray
+    images: dict[str, np.ndarray], products: list[tuple[str, str]], taps: np.ndarray | int
 ) -> dict[str, np.ndarray]:
     """Windowed means ``mu[k]`` and (co)variances ``s[k1+k2]`` = E[xy] - E[x]E[y], 'valid' window.
 
-    One batched filter call over the images and the requested products. The variance of a flat
+    One batched filter call over the images and the requested products; an int ``taps`` means
+    a uniform window of that size. The variance of a flat
     window comes out as round-off (~1e-12 at 8-bit scale) rather than 0; callers that divide by
     variances treat those as 0 (see ``flat``).
     """
     keys = list(images)
     stack = [images[k] for k in keys] + [images[p] * images[q] for p, q in products]
-    filtered = filter_valid(np.stack(stack), taps)
+    stacked = np.stack(stack)
+    filtered = box_valid(stacked, taps) if isinstance(taps, int) else filter_valid(stacked, taps)
     out = {f"mu{k}": filtered[i] for i, k in enumerate(keys)}
     for j, (p, q) in enumerate(products):
         out[f"s{p}{q}"] = filtered[len(keys) + j] - out[f"mu{p}"] * out[f"mu{q}"]

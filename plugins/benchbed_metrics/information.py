@@ -1,6 +1,8 @@
-"""Information-theoretic metrics: entropy (EN) and mutual information (MI)."""
+"""Information-theoretic metrics: EN, MI, Q_MI (Hossny) and Q_NCIE (Wang)."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -19,14 +21,24 @@ class Entropy:
         return entropy(np.bincount(gray_levels(f).ravel(), minlength=256), base=2.0)
 
 
-def mutual_information(x: np.ndarray, y: np.ndarray, base: float = 2.0) -> float:
-    """I(X;Y) = H(X) + H(Y) - H(X,Y) from the 256x256 joint histogram of grey levels."""
+def joint_histogram(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """256x256 joint histogram of the grey levels of x (rows) and y (columns)."""
     lx, ly = gray_levels(x).ravel(), gray_levels(y).ravel()
-    joint = np.bincount(lx * 256 + ly, minlength=256 * 256).reshape(256, 256)
+    return np.bincount(lx * 256 + ly, minlength=256 * 256).reshape(256, 256)
+
+
+def information_terms(x: np.ndarray, y: np.ndarray, base: float = 2.0) -> tuple[float, float, float]:
+    """(I(X;Y), H(X), H(Y)) from the 256-bin joint histogram, logarithm ``base``."""
+    joint = joint_histogram(x, y)
     hx = entropy(joint.sum(axis=1), base)
     hy = entropy(joint.sum(axis=0), base)
     # Clamp the float round-off of H(X)+H(Y)-H(X,Y) for independent images at 0.
-    return max(hx + hy - entropy(joint, base), 0.0)
+    return max(hx + hy - entropy(joint, base), 0.0), hx, hy
+
+
+def mutual_information(x: np.ndarray, y: np.ndarray, base: float = 2.0) -> float:
+    """I(X;Y) = H(X) + H(Y) - H(X,Y) from the 256x256 joint histogram of grey levels."""
+    return information_terms(x, y, base)[0]
 
 
 class MutualInformation:
@@ -34,14 +46,14 @@ class MutualInformation:
 
     I(X;F) = sum_{x,f} p_XF(x,f) log p_XF(x,f) / (p_X(x) p_F(f)) = H(X) + H(F) - H(X,F).
 
-    256-bin joint histograms of the 8-bit levels, logarithm base ``base`` (2: bits, as Liu's
-    toolbox ``mutual_info.m``). VIFB ``metricsMutinf.m`` and the CDDFuse Evaluator
-    (sklearn ``mutual_info_score``) use the natural log, i.e. nats = bits * ln 2; pass
-    ``base=e`` for their scale. VIFB's min-max stretch before binning does not change MI on
-    8-bit input (it relabels levels one-to-one).
+    256-bin joint histograms of the 8-bit levels, logarithm base ``base``: e (nats) as the
+    CDDFuse Evaluator (sklearn ``mutual_info_score``) and VIFB ``metricsMutinf.m`` (natural
+    log); 2 (bits) as Liu's toolbox ``mutual_info.m``. bits = nats / ln 2. VIFB's min-max
+    stretch before binning does not change MI on 8-bit input (it relabels levels one-to-one).
+    Constant images carry no information: 0.
     """
 
-    def __init__(self, base: float = 2.0) -> None:
+    def __init__(self, base: float = math.e) -> None:
         if not base > 1.0:
             raise ValueError(f"log base must be > 1, got {base}")
         self.base = float(base)
@@ -50,3 +62,52 @@ class MutualInformation:
         """Sum of the mutual information of each source with the fused image."""
         check_same_shape(a, b, f)
         return mutual_information(a, f, self.base) + mutual_information(b, f, self.base)
+
+
+class NormalizedMutualInformation:
+    """Q_MI = 2 [I(A;F) / (H(A) + H(F)) + I(B;F) / (H(B) + H(F))].
+
+    Hossny, Nahavandi & Creighton, Comments on 'Information measure for performance of image
+    fusion', Electron. Lett. 44(18):1066-1067, 2008, Eq. 3; Liu et al. 2012 toolbox
+    ``metricMI.m`` (sw = 1) with 256-bin histograms of ``normalize1`` images (a one-to-one
+    relabelling of 8-bit levels, so it does not change any entropy). Range [0, 2]; the log base
+    cancels. Liu's code fails on a constant image (NaN bin index); here a term whose
+    H(X) + H(F) is 0 counts as 0 (a constant image shares no information).
+    """
+
+    def compute(self, a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+        """Normalised mutual information of the sources with F, in [0, 2]."""
+        check_same_shape(a, b, f)
+        total = 0.0
+        for x in (a, b):
+            i_xf, h_x, h_f = information_terms(x, f)
+            if h_x + h_f > 0.0:
+                total += i_xf / (h_x + h_f)
+        return 2.0 * total
+
+
+class NonlinearCorrelationEntropy:
+    """Q_NCIE = 1 + sum_i (r_i / 3) log_256(r_i / 3), r_i the eigenvalues of the 3x3 nonlinear
+    correlation matrix R of (A, B, F).
+
+    Q. Wang, Y. Shen, J. Jin, Performance evaluation of image fusion techniques, ch. 19 in
+    Image Fusion: Algorithms and Applications (T. Stathaki, ed.), 2008, pp. 469-492, Eqs.
+    19.29-19.33; Liu et al. 2012 toolbox ``metricWang.m`` / ``NCC.m``: R has unit diagonal and
+    NCC(X, Y) = I(X;Y) / log2(256) (256-bin joint histogram, so NCC is MI in bits / 8).
+    Range [1 - log_256 3, 1] = [0.80, 1]: 0.80 for three independent images (R = I), 1 when
+    all three are one bijective relabelling of a flat histogram.
+    Eigenvalues are clipped at 0 (round-off) and 0 log 0 = 0; the reference gives NaN for a
+    zero eigenvalue and fails on a constant image, which has NCC 0 with everything here.
+    """
+
+    def compute(self, a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+        """Nonlinear correlation information entropy of (A, B, F), in [0.80, 1]."""
+        check_same_shape(a, b, f)
+        ab = mutual_information(a, b, 2.0) / 8.0
+        af = mutual_information(a, f, 2.0) / 8.0
+        bf = mutual_information(b, f, 2.0) / 8.0
+        r = np.linalg.eigvalsh(np.array([[1.0, ab, af], [ab, 1.0, bf], [af, bf, 1.0]]))
+        p = np.clip(r, 0.0, None) / 3.0
+        p = p[p > 0]
+        hr = float(-(p * np.log(p)).sum() / np.log(256.0))
+        return 1.0 - hr

@@ -18,7 +18,20 @@ CDDFuse ``Evaluator.Qabf``), vectorised:
 
 The reference returns NaN (0/0) only when gA and gB vanish everywhere, which with zero padding
 means A and B are both all-zero; this returns 0.0 then (no edge information to transfer).
-Liu's toolbox ``metricXydeas.m`` is a different variant (other constants, per-pixel mean).
+
+``variant="liu2012"`` is Liu's toolbox ``metricXydeas.m`` (Liu et al., TPAMI 34(1), 2012, Q_G),
+a different published variant, vectorised:
+
+* the same Sobel pair via ``filter2`` (correlation, zero padding); sy's sign is flipped relative
+  to the above, which changes no |alpha_A - alpha_F|;
+* sx == 0 is replaced by 1e-5 before alpha = atan(sy / sx); g == 0 is replaced by 1e-5 before
+  the ratios and in the weights (so no 0/0 anywhere, and A and B all-zero is fine);
+* G^AF = gF/gA where gA > gF else gA/gF (no "== gF" quirk); for the B term the 1e-5-patched gF
+  is used, because the reference patches gF in place between the two terms;
+* A^AF = | |alpha_A - alpha_F| - pi/2 | * 2/pi;
+* Q^AF = 1 / (1 + exp(-10 (G^AF - 0.5))) * 1 / (1 + exp(-20 (A^AF - 0.75)));
+* Q_G = mean over pixels of (Q^AF w^A + Q^BF w^B) / (w^A + w^B), w = g (L = 1): a per-pixel
+  weighted mean, not the ratio of sums.
 """
 
 from __future__ import annotations
@@ -30,6 +43,7 @@ from ._common import check_same_shape
 TG, KG, DG = 0.9994, -15.0, 0.5
 TA, KA, DA = 0.9879, -22.0, 0.8
 _HALF_PI = np.pi / 2.0
+_TINY = 0.00001  # metricXydeas.m's guard against division by zero
 
 
 def sobel(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -72,12 +86,48 @@ def edge_preservation(
     return qg * qa
 
 
+def _liu_term(
+    g_src: np.ndarray, a_src: np.ndarray, g_fused: np.ndarray, g_fused_patched: np.ndarray,
+    a_fused: np.ndarray,
+) -> np.ndarray:
+    """Per-pixel Q^XF of ``metricXydeas.m``: gF (unpatched) only in the gX > gF branch."""
+    g_src_p = np.where(g_src == 0, _TINY, g_src)
+    ratio = np.where(g_src > g_fused, g_fused / g_src_p, g_src_p / g_fused_patched)
+    orient = np.abs(np.abs(a_src - a_fused) - _HALF_PI) * (2.0 / np.pi)
+    return 1.0 / (1.0 + np.exp(-10.0 * (ratio - 0.5))) / (1.0 + np.exp(-20.0 * (orient - 0.75)))
+
+
+def qg_liu(a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+    """Q_G of Liu's toolbox ``metricXydeas.m`` (see the module docstring)."""
+    sx, sy = sobel(np.stack([a, b, f]))
+    g = np.sqrt(sx * sx + sy * sy)
+    alpha = np.arctan(-sy / np.where(sx == 0, _TINY, sx))
+    g_f_p = np.where(g[2] == 0, _TINY, g[2])
+    q_a = _liu_term(g[0], alpha[0], g[2], g_f_p, alpha[2])
+    # The reference has patched gF in place by now: the B term compares against the patched map.
+    q_b = _liu_term(g[1], alpha[1], g_f_p, g_f_p, alpha[2])
+    w_a = np.where(g[0] == 0, _TINY, g[0])
+    w_b = np.where(g[1] == 0, _TINY, g[1])
+    return float(np.mean((q_a * w_a + q_b * w_b) / (w_a + w_b)))
+
+
 class QABF:
-    """Q_AB/F = sum(Q^AF w^A + Q^BF w^B) / sum(w^A + w^B), w = Sobel edge strength."""
+    """Q_AB/F = sum(Q^AF w^A + Q^BF w^B) / sum(w^A + w^B), w = Sobel edge strength.
+
+    ``variant="vifb"``: VIFB ``metricsQabf.m`` = CDDFuse Evaluator ``Qabf``;
+    ``variant="liu2012"``: Liu's ``metricXydeas.m`` (Q_G). See the module docstring.
+    """
+
+    def __init__(self, variant: str = "vifb") -> None:
+        if variant not in ("vifb", "liu2012"):
+            raise ValueError(f"variant must be 'vifb' or 'liu2012', got {variant!r}")
+        self.variant = variant
 
     def compute(self, a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
         """Edge information of A and B preserved in F, in [0, 1]; higher is better."""
         check_same_shape(a, b, f)
+        if self.variant == "liu2012":
+            return qg_liu(a, b, f)
         g, alpha = gradient(np.stack([a, b, f]))  # one pass over the three images
         den = float(g[0].sum() + g[1].sum())
         if den == 0.0:

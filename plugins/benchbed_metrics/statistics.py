@@ -1,4 +1,5 @@
-"""Single-image statistics of the fused image: standard deviation (SD), spatial frequency (SF)."""
+"""Single-image statistics of the fused image: standard deviation (SD), spatial frequency (SF),
+average gradient (AG)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class SpatialFrequency:
     Constant image: 0.
     """
 
-    def __init__(self, normalisation: str = "image") -> None:
+    def __init__(self, normalisation: str = "pairs") -> None:
         if normalisation not in ("image", "pairs"):
             raise ValueError(f"normalisation must be 'image' or 'pairs', got {normalisation!r}")
         self.normalisation = normalisation
@@ -43,3 +44,28 @@ class SpatialFrequency:
             rf2 = row.mean() if row.size else 0.0
             cf2 = col.mean() if col.size else 0.0
         return float(np.sqrt(rf2 + cf2))
+
+
+class AverageGradient:
+    """AG = 1/K sum sqrt((dF/dx^2 + dF/dy^2) / 2) (Cui et al., Opt. Commun. 341:199-209, 2015).
+
+    Derivatives as MATLAB ``gradient`` / ``np.gradient``: central differences inside, one-sided
+    at the borders. ``normalisation="image"`` takes the mean over all M*N pixels (CDDFuse
+    Evaluator ``AG``); ``"vifb"`` divides the sum by (M-1)(N-1) as VIFB
+    ``metricsAvg_gradient.m`` does. Constant image: 0. Needs at least 2x2 pixels.
+    """
+
+    def __init__(self, normalisation: str = "image") -> None:
+        if normalisation not in ("image", "vifb"):
+            raise ValueError(f"normalisation must be 'image' or 'vifb', got {normalisation!r}")
+        self.normalisation = normalisation
+
+    def compute(self, a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
+        """Average gradient magnitude of the fused image on the 0..255 scale."""
+        f = np.asarray(f, dtype=np.float64)
+        m, n = f.shape
+        if m < 2 or n < 2:
+            raise ValueError(f"AG needs at least 2x2 pixels, got {f.shape}")
+        gy, gx = np.gradient(f)
+        total = float(np.sqrt((gx * gx + gy * gy) / 2.0).sum())
+        return total / (m * n) if self.normalisation == "image" else total / ((m - 1) * (n - 1))
