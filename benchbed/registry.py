@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import sys
 from collections.abc import Iterable
 from dataclasses import replace
 from importlib.metadata import entry_points
@@ -25,14 +26,17 @@ class Registry:
         self.pm = pluggy.PluginManager("benchbed")
         self.pm.add_hookspecs(hookspecs)
         self._providers: dict[object, str] = {}
+        self.broken: dict[str, str] = {}
+        """Installed plugins that failed to import: provider -> error (they are skipped)."""
         for ep in entry_points(group=ENTRY_POINT_GROUP):
             try:
                 module = ep.load()
-            except Exception as exc:  # a broken third-party plugin must name itself
-                raise BenchbedError(
-                    f"plugin entry point {ep.name!r} ({ep.value}) failed to import: {exc}",
-                    fix=f"fix or uninstall the package providing {ep.value}",
-                ) from exc
+            except Exception as exc:  # one broken plugin must not take every other one down
+                provider = f"{ep.name} ({ep.value})"
+                self.broken[provider] = f"{type(exc).__name__}: {exc}"
+                print(f"warning: plugin {provider} failed to import and is skipped: {exc} "
+                      f"(fix: fix or uninstall the package providing {ep.value})", file=sys.stderr)
+                continue
             self._register(module, f"{ep.name} ({ep.value})")
         env = os.environ.get("BENCHBED_PLUGINS", "")
         for name in [*filter(None, (m.strip() for m in env.split(","))), *extra_modules]:

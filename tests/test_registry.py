@@ -79,3 +79,22 @@ def test_spec_rejects_unknown_params() -> None:
     spec = Registry().get("fuser", "laplacian")
     with pytest.raises(Exception, match="no parameter"):
         spec.build(nonsense=1)
+
+
+def test_broken_plugin_is_skipped_with_a_warning(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture) -> None:
+    import benchbed.registry as registry_mod
+
+    class BrokenEP:
+        name, value = "broken", "not_a_real_module_xyz"
+
+        def load(self):
+            raise ImportError("No module named 'not_a_real_module_xyz'")
+
+    real = registry_mod.entry_points
+    monkeypatch.setattr(registry_mod, "entry_points",
+                        lambda group: [*real(group=group), BrokenEP()])
+    reg = Registry()
+    assert "laplacian" in reg.names("fuser")  # every other plugin still loads
+    assert "broken (not_a_real_module_xyz)" in reg.broken
+    assert "not_a_real_module_xyz" in capsys.readouterr().err
