@@ -74,6 +74,8 @@ def list_cmd(ctx: click.Context, kind: str | None) -> None:
             elif k == "dataset":
                 extra = _dataset_extent(spec)
             click.echo(f"  {spec.name:<22} v{spec.version:<5} {spec.summary}{extra}")
+    for provider, error in reg.broken.items():
+        click.echo(f"broken plugin {provider}: {error}")
 
 
 def _dataset_extent(spec) -> str:  # type: ignore[no-untyped-def]
@@ -179,43 +181,293 @@ def run(ctx: click.Context, suite: Path, limit: int | None, workers: int, overwr
         click.echo(line)
     if show:
         _show(ctx, plan.name, None, None, "table")
+        _show_detection(ctx, plan.name, None, "table", {}, False, None, required=False)
+
+
+def _show_detection(ctx: click.Context, suite: str, degradation: str | None, fmt: str,
+                    filters: dict[str, Any], per_class: bool, conf: float | None, *,
+                    required: bool) -> None:
+    """The detection table (P, R at the declared conf, mAP50, mAP50-95 over all pairs)."""
+    from benchbed.detection import detection_table, detections_frame
+    from benchbed.leaderboard import filter_frame, format_table, plan_of
+
+    sessions = _sessions(ctx)
+    cfg = plan_of(sessions, suite).get("detection")
+    if not cfg:
+        if required:
+            raise BenchbedError(f"suite {suite!r} has no `detection:` section",
+                                fix="add one (see suites/detection-msrs.yaml) and run it again")
+        return
+    frame = detections_frame(sessions, suite)
+    filters = {"degradation": degradation, **filters}
+    pre = {k: v for k, v in filters.items() if k in frame.columns}
+    frame = filter_frame(frame, pre)
+    if frame.empty:
+        if required:
+            raise BenchbedError(f"suite {suite!r} has no detections matching the filters",
+                                fix="run the suite, or check the filter values")
+        click.echo(f"\ndetection: no detections stored for {suite} yet")
+        return
+    conf = conf if conf is not None else cfg["conf"]  # the latest plan's declared confidence
+    table = detection_table(frame, conf=conf, per_class=per_class, config=cfg.get("key"))
+    table = filter_frame(table, {k: v for k, v in filters.items()  # e.g. class=person, rank=1
+                                 if k not in pre and (required or k in table.columns)})
+    if fmt == "table":
+        level = conf
+        note = ("; clean-reference = agreement with the detector's boxes on the clean reference: "
+                "robustness, not accuracy" if cfg["protocol"] == "clean-reference" else "")
+        click.echo(f"\ndetection: {suite} ({cfg['label']}, protocol {table['protocol'].iloc[0]}; "
+                   f"P/R at conf {level:g} and IoU 0.5; mAP50, mAP50-95 over all pairs; "
+                   f"rank by mAP50{note})")
+        table = table.drop(columns=["detector", "protocol", "conf"])
+    click.echo(format_table(table, fmt))
+
+
+def _hib(ctx: click.Context, metrics) -> dict[str, bool]:  # type: ignore[no-untyped-def]
+    from benchbed.leaderboard import higher_is_better_map
+
+    return higher_is_better_map(_registry(ctx), metrics)
+
+
+def _split_filters(filters: dict[str, Any], frame_cols, out_cols) -> tuple[dict, dict]:  # type: ignore[no-untyped-def]
+    """Filters on result columns select result rows; the rest (e.g. pair_id) select input rows."""
+    pre = {k: v for k, v in filters.items() if v is not None and k not in out_cols and k in frame_cols}
+    post = {k: v for k, v in filters.items() if v is not None and k not in pre}
+    return pre, post
 
 
 def _show(ctx: click.Context, suite: str, metric: str | None, degradation: str | None,
-          fmt: str) -> None:
-    from benchbed.leaderboard import format_table, plan_of, ranked_table, scores_frame
+          fmt: str, *, view: str = "ranked", filters: dict[str, Any] | None = None,
+          n_boot: int = 2000, seed: int = 0) -> None:
+    from benchbed.leaderboard import clean_labels as _clean
+    from benchbed.leaderboard import (
+        filter_frame,
+        format_table,
+        plan_of,
+        ranked_table,
+        robustness_frame,
+        scores_frame,
+        severity_order,
+        stats_table,
+        summary_frame,
+        sweep_auc_frame,
+    )
 
-    reg = _registry(ctx)
-    frame = scores_frame(_sessions(ctx), suite)
+    sessions = _sessions(ctx)
+    frame = scores_frame(sessions, suite)
     if frame.empty:
         raise BenchbedError(f"suite {suite!r} has no successful items yet",
                             fix="check the failures the run printed")
-    hib = {m: reg.get("metric", m).higher_is_better if m in reg.names("metric") else True
-           for m in frame.metric.unique()}
-    order = [m["name"] for m in plan_of(_sessions(ctx), suite)["metrics"]]
-    table = ranked_table(frame, hib, metric, degradation, order)
+    hib = _hib(ctx, frame.metric.unique())
+    plan = plan_of(sessions, suite)
+    order = [m["name"] for m in plan["metrics"]]
+    filters = {"degradation": degradation, **(filters or {})}
+    if view == "ranked":
+        if metric:
+            frame = filter_frame(frame, {"metric": metric})
+        out_cols = ["dataset", "degradation", "severity", "method", "rank", "mean_rank", "n"]
+        pre, post = _split_filters(filters, frame.columns, out_cols)
+        table = filter_frame(ranked_table(filter_frame(frame, pre), hib, metric_order=order), post)
+        title = ("mean over pairs; rank by mean rank across metrics; "
+                 + ", ".join(f"{m} {'↑' if h else '↓'}" for m, h in sorted(hib.items())))
+    else:
+        filters["metric"] = metric
+        if view == "stats":
+            out_cols = ["suite", "dataset", "degradation", "severity", "method", "metric", "mean",
+                        "std", "n", "ci_low", "ci_high", "rank", "mean_rank", "place"]
+            pre, post = _split_filters(filters, frame.columns, out_cols)
+            table = filter_frame(stats_table(filter_frame(frame, pre), hib, n_boot=n_boot,
+                                             seed=seed, metric_order=order), post)
+            title = (f"mean, std, n and 95% bootstrap CI ({n_boot} resamples, seed {seed}); rank "
+                     "per metric within a condition; mean_rank across metrics; place by mean_rank")
+        elif view == "robustness":
+            rob_cols = ["suite", "dataset", "degradation", "severity", "method", "metric"]
+            pre, post = _split_filters(filters, frame.columns, rob_cols)
+            table = filter_frame(robustness_frame(filter_frame(frame, pre), clean=_clean(plan),
+                                                  n_boot=n_boot, seed=seed), post)
+            if table.empty:
+                raise BenchbedError(f"suite {suite!r} has no robustness ratios to show",
+                                    fix="add `{name: clean, severities: [\"0\"]}` to its "
+                                        "degradations and run it again")
+            title = "score under degradation / score on clean input (same pairs and method), 95% CI"
+        else:  # auc
+            pre, post = _split_filters(filters, frame.columns,
+                                       ["suite", "dataset", "degradation", "method", "metric"])
+            summary = summary_frame(filter_frame(frame, pre), n_boot=n_boot, seed=seed)
+            table = filter_frame(sweep_auc_frame(summary, clean=_clean(plan),
+                                                 order=severity_order(plan)), post)
+            if table.empty:
+                raise BenchbedError(f"suite {suite!r} has no severity sweep",
+                                    fix="list two or more severities of a degradation in the suite")
+            title = "normalised area under the mean-score-vs-severity curve (clean at severity 0)"
+    if table.empty:
+        raise BenchbedError("no rows match the filters",
+                            fix="check the filter values against `benchbed leaderboard show`")
     if fmt == "table":
-        click.echo(f"\nleaderboard: {suite} (mean over pairs; rank by mean rank across metrics; "
-                   + ", ".join(f"{m} {'↑' if h else '↓'}" for m, h in sorted(hib.items())) + ")")
+        click.echo(f"\nleaderboard: {suite} ({title})")
     click.echo(format_table(table, fmt))
+
+
+_METHOD_OPTION = click.option("--method", "methods", multiple=True,
+                              help="Only this method (repeatable).")
+_FILTER_OPTIONS = [
+    click.option("--metric", default=None, help="Only this metric."),
+    click.option("--degradation", default=None, help="Only this degradation."),
+    click.option("--dataset", default=None, help="Only this dataset."),
+    click.option("--severity", default=None, help="Only this severity level."),
+    _METHOD_OPTION,
+    click.option("--where", "where", multiple=True, metavar="COLUMN=V[,V]",
+                 help="Keep rows whose COLUMN is one of the values (repeatable; any column, "
+                      "e.g. pair_id=demo-00 or place=1)."),
+    click.option("--n-boot", type=int, default=2000, show_default=True,
+                 help="Bootstrap resamples for confidence intervals."),
+    click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed."),
+]
+
+
+def _with_filters(fn=None, *, methods: bool = True):  # type: ignore[no-untyped-def]
+    def wrap(fn):  # type: ignore[no-untyped-def]
+        for opt in reversed(_FILTER_OPTIONS):
+            if methods or opt is not _METHOD_OPTION:
+                fn = opt(fn)
+        return fn
+
+    return wrap(fn) if fn is not None else wrap
+
+
+def _filters(dataset: str | None, severity: str | None, methods: tuple[str, ...],
+             where: tuple[str, ...]) -> dict[str, Any]:
+    from benchbed.leaderboard import parse_filters
+
+    out: dict[str, Any] = {"dataset": dataset, "severity": severity,
+                           "method": list(methods) or None}
+    for key, values in parse_filters(where).items():
+        out[key] = values
+    return out
 
 
 @main.group(cls=_Group)
 def leaderboard() -> None:
-    """Query results in the store."""
+    """Query, compare and publish results in the store."""
 
 
 @leaderboard.command("show")
 @click.option("--suite", required=True, help="Suite name.")
-@click.option("--metric", default=None, help="Only this metric.")
-@click.option("--degradation", default=None, help="Only this degradation.")
+@click.option("--view", type=click.Choice(["ranked", "stats", "robustness", "auc", "detection"]),
+              default="ranked", show_default=True,
+              help="ranked: mean per metric and rank (wide; followed by the detection table when "
+                   "the suite has one); stats: mean, std, n, 95% CI and ranks (long); robustness: "
+                   "degraded/clean ratios; auc: area under severity curves; detection: P, R, "
+                   "mAP50, mAP50-95 only.")
+@_with_filters
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
+              default="table", show_default=True)
+@click.option("--per-class", is_flag=True, help="Detection rows per class as well as overall.")
+@click.option("--conf", type=click.FloatRange(0, 1), default=None,
+              help="Confidence for detection P/R (default: the suite's declared `conf`).")
+@click.pass_context
+def leaderboard_show(ctx: click.Context, suite: str, view: str, metric: str | None,
+                     degradation: str | None, dataset: str | None, severity: str | None,
+                     methods: tuple[str, ...], where: tuple[str, ...], n_boot: int, seed: int,
+                     fmt: str, per_class: bool, conf: float | None) -> None:
+    """Tables of SUITE's latest run. Filters select result rows; ranks are among all methods
+    (with --metric in the ranked view, by that metric alone)."""
+    filters = _filters(dataset, severity, methods, where)
+    if view == "detection":
+        _show_detection(ctx, suite, degradation, fmt, filters, per_class, conf, required=True)
+        return
+    _show(ctx, suite, metric, degradation, fmt, view=view, filters=filters, n_boot=n_boot, seed=seed)
+    if view == "ranked" and fmt == "table" and metric is None:
+        _show_detection(ctx, suite, degradation, fmt, filters, per_class, conf, required=False)
+
+
+@leaderboard.command("compare")
+@click.argument("a")
+@click.argument("b")
+@click.option("--suite", required=True, help="Suite name.")
+@_with_filters(methods=False)
+@click.option("--by", "by", multiple=True, type=click.Choice(["dataset", "degradation", "severity"]),
+              help="Compare within each value of this column (repeatable); default: all items pooled.")
+@click.option("--alpha", type=float, default=0.05, show_default=True,
+              help="Significance level for the Holm-corrected p-value.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
               default="table", show_default=True)
 @click.pass_context
-def leaderboard_show(ctx: click.Context, suite: str, metric: str | None,
-                     degradation: str | None, fmt: str) -> None:
-    """A ranked table of SUITE's latest run."""
-    _show(ctx, suite, metric, degradation, fmt)
+def leaderboard_compare(ctx: click.Context, a: str, b: str, suite: str, metric: str | None,
+                        degradation: str | None, dataset: str | None, severity: str | None,
+                        where: tuple[str, ...], n_boot: int, seed: int, by: tuple[str, ...],
+                        alpha: float, fmt: str) -> None:
+    """Method A vs method B on the items both scored in SUITE: mean difference A-B with a paired
+    bootstrap CI, Wilcoxon signed-rank test, p-values Holm-corrected across metrics."""
+    from benchbed.leaderboard import filter_frame, format_table, paired_compare, scores_frame
+
+    frame = scores_frame(_sessions(ctx), suite)
+    filters = _filters(dataset, severity, (), where)
+    frame = filter_frame(frame, {"metric": metric, "degradation": degradation, **filters})
+    if frame.empty:
+        raise BenchbedError("no scores match the filters",
+                            fix="check the filter values against `benchbed leaderboard show`")
+    hib = _hib(ctx, frame.metric.unique())
+    table = paired_compare(frame, a, b, hib, by=by, n_boot=n_boot, seed=seed, alpha=alpha)
+    if fmt == "table":
+        pooled = "" if by else "; items of all conditions pooled (a pair seen in several conditions " \
+                               "counts once per condition)"
+        click.echo(f"\ncompare: {a} vs {b} in {suite} (diff = {a} - {b}, 95% paired bootstrap CI, "
+                   f"{n_boot} resamples, seed {seed}; Wilcoxon signed-rank, Holm across metrics; "
+                   f"better at alpha {alpha}{pooled})")
+    click.echo(format_table(table, fmt))
+
+
+@leaderboard.command("publish")
+@click.option("--suite", "suites", multiple=True,
+              help="Suite name (repeatable; default: every suite in the store).")
+@click.option("--out", "out", type=click.Path(path_type=Path), default=Path("leaderboard"),
+              show_default=True, help="Output folder (the site's root).")
+@click.option("--publisher", "publishers", multiple=True,
+              help="Publisher name (repeatable; default: all, e.g. markdown, csv, html).")
+@click.option("--cache", "cache_dir", default=None, type=click.Path(path_type=Path),
+              help="Artifact cache to copy example images from (default BENCHBED_CACHE or "
+                   ".benchbed/cache).")
+@click.option("--examples/--no-examples", default=True, show_default=True,
+              help="Copy example fused images into the site.")
+@click.option("--note", default="", help="Text shown with the provenance (e.g. the --limit used).")
+@click.option("--n-boot", type=int, default=2000, show_default=True,
+              help="Bootstrap resamples for confidence intervals.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@click.pass_context
+def leaderboard_publish(ctx: click.Context, suites: tuple[str, ...], out: Path,
+                        publishers: tuple[str, ...], cache_dir: Path | None, examples: bool,
+                        note: str, n_boot: int, seed: int) -> None:
+    """Write SUITE's leaderboard with every publisher: markdown, CSV and a static HTML site."""
+    import time
+
+    from benchbed.leaderboard import build_context, publish, stored_suites
+    from benchbed.paths import cache_root
+
+    reg = _registry(ctx)
+    sessions = _sessions(ctx)
+    names = list(suites) or stored_suites(sessions)
+    if not names:
+        raise BenchbedError("the store holds no results", fix="run a suite with `benchbed run` first")
+    specs = [reg.get("publisher", p) for p in publishers] if publishers else reg.specs("publisher")
+    if not specs:
+        raise BenchbedError("no publisher plugin is installed",
+                            fix="install benchbed with its built-in plugins (pip install -e .)")
+    for suite in names:
+        t0 = time.perf_counter()
+        try:
+            context = build_context(sessions, suite, reg, cache_dir=cache_dir or cache_root(),
+                                    n_boot=n_boot, seed=seed, examples=examples, note=note)
+        except BenchbedError as exc:
+            if suites:  # asked for by name: an error; found in the store: skipped
+                raise
+            click.echo(f"skipped {suite}: {exc.message}", err=True)
+            continue
+        written = publish(context, out, specs)
+        page = next((p for p in written if p.name == "index.html" and p.parent.name != out.name),
+                    None)
+        click.echo(f"published {suite}: {len(written)} files in {time.perf_counter() - t0:.1f} s"
+                   f" with {', '.join(s.name for s in specs)}" + (f" -> {page}" if page else ""))
 
 
 @main.group(cls=_Group)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -143,7 +144,51 @@ SCHEMA: dict[str, Any] = {
                 ]
             },
         },
-        "detection": {"type": "object"},
+        "detection": {"$ref": "#/$defs/detection"},
+    },
+    "$defs": {
+        "detection": {
+            "type": "object",
+            "required": ["detector"],
+            "additionalProperties": False,
+            "properties": {
+                "detector": _PLUGIN_REF,
+                "protocol": {"enum": ["labels", "clean-reference"]},
+                "reference": {
+                    "description": "clean-reference: a method label of the suite, or {source: vi}",
+                    "oneOf": [
+                        _NAME,
+                        {"type": "object", "required": ["source"], "additionalProperties": False,
+                         "properties": {"source": _NAME}},
+                    ],
+                },
+                "conf": {"type": "number", "minimum": 0, "maximum": 1},
+                "reference_conf": {"type": "number", "minimum": 0, "maximum": 1},
+                "classes": {"type": "array", "minItems": 1, "items": _NAME},
+                "class_map": {
+                    "type": "object",
+                    "additionalProperties": {
+                        "oneOf": [
+                            _NAME,
+                            {"type": "integer", "minimum": 0},
+                            {"type": "array", "minItems": 1,
+                             "items": {"oneOf": [_NAME, {"type": "integer", "minimum": 0}]}},
+                        ]
+                    },
+                },
+                "single_modality": {
+                    "type": "array",
+                    "items": {
+                        "oneOf": [
+                            _NAME,
+                            {"type": "object", "required": ["modality"], "additionalProperties": False,
+                             "properties": {"modality": _NAME, "restore": _PLUGIN_REF, "label": _NAME}},
+                        ]
+                    },
+                },
+                "labels": {"enum": ["fused", "view"]},
+            },
+        }
     },
 }
 
@@ -314,6 +359,9 @@ def _schema_hint(err: jsonschema.ValidationError) -> str:
         "degradations": "write `gaussian_noise` or `{name: gaussian_noise, severities: [1, 2]}`",
         "methods": "write a fuser name or `{restore: auto, fuse: laplacian}`",
         "metrics": "write a metric name or `{name: QABF, params: {...}}`",
+        "detection": "write `detection: {detector: yolo, protocol: labels, conf: 0.25}`; keys: "
+        "detector, protocol, reference, conf, reference_conf, classes, class_map, "
+        "single_modality, labels (see suites/detection-msrs.yaml)",
     }
     if section in hints:
         return hints[section]
@@ -522,10 +570,93 @@ def normalise(
         "degradations": degradations,
         "methods": methods,
         "metrics": metrics,
-        "detection": data.get("detection"),
+        "detection": _detection(data.get("detection"), registry, methods, modalities,
+                                (f"{origins[('detection',)]}: detection" if ("detection",) in origins
+                                 else "detection")),
     }
     digest = content_hash(json.dumps(norm, sort_keys=True, default=str))
     return Plan(name=name, data=norm, hash=digest, source=source)
+
+
+def _detection(entry: dict[str, Any] | None, registry: Registry, methods: list[dict[str, Any]],
+               modalities: set[str], where: str) -> dict[str, Any] | None:
+    """The `detection:` mapping, checked against the registry and the suite's methods."""
+    from benchbed.detection import config_key, detector_label
+
+    if not entry:
+        return None
+    det = _checked(registry, "detector", _ref(entry["detector"]), f"{where}.detector")
+    spec = registry.get("detector", det["name"])
+    protocol = entry.get("protocol", "labels")
+    conf = float(entry.get("conf", 0.25))
+    reference = None
+    ref = entry.get("reference")
+    if protocol == "clean-reference":
+        if ref is None:
+            raise SuiteError(f"{where}: protocol clean-reference needs `reference:`",
+                             fix="name a method of the suite (e.g. `reference: average`) or a "
+                             "clean source (`reference: {source: vi}`)")
+        if isinstance(ref, str):
+            found = [m for m in methods if m["label"] == ref]
+            if not found:
+                raise SuiteError(f"{where}.reference: {ref!r} is not a method of this suite",
+                                 fix=f"use one of {[m['label'] for m in methods]} or {{source: MOD}}")
+            reference = {"label": ref, "method": found[0]}
+        else:
+            if ref["source"] not in modalities:
+                raise SuiteError(f"{where}.reference: no dataset of the suite has modality "
+                                 f"{ref['source']!r}", fix=f"use one of {sorted(modalities)}")
+            reference = {"label": ref["source"], "source": ref["source"]}
+    elif ref is not None:
+        raise SuiteError(f"{where}.reference: only the clean-reference protocol takes a reference",
+                         fix="remove `reference:` or set `protocol: clean-reference`")
+    class_map = {str(k): (list(v) if isinstance(v, list) else [v])
+                 for k, v in (entry.get("class_map") or {}).items()}
+    if spec.classes and det["params"] == dict(spec.params):  # type: ignore[attr-defined]
+        known = list(spec.classes)  # type: ignore[attr-defined]
+        for k, targets in class_map.items():
+            for t in targets:
+                if (isinstance(t, int) and t >= len(known)) or (isinstance(t, str) and t not in known):
+                    close = difflib.get_close_matches(str(t), known, n=3, cutoff=0.5)
+                    raise SuiteError(
+                        f"{where}.class_map[{k!r}]: {t!r} is not a class of detector {det['name']!r}",
+                        fix=("did you mean " + " or ".join(map(repr, close)) + "?") if close
+                        else f"see `benchbed info {det['name']}` for its {len(known)} classes")
+    single = []
+    labels = {m["label"] for m in methods}
+    for i, s in enumerate(entry.get("single_modality") or []):
+        s = {"modality": s} if isinstance(s, str) else s
+        mod = s["modality"]
+        if mod not in modalities:
+            raise SuiteError(f"{where}.single_modality[{i}]: no dataset of the suite has modality "
+                             f"{mod!r}", fix=f"use one of {sorted(modalities)}")
+        restore = None
+        label = f"{mod}-only"
+        if s.get("restore") is not None:
+            r = _checked(registry, "restorer", _ref(s["restore"]), f"{where}.single_modality[{i}]")
+            restore = {mod: r}
+            label = r["name"] + _param_suffix(r["params"], registry.get("restorer", r["name"]).params
+                                              ) + ">" + label
+        label = s.get("label") or label
+        if label in labels:
+            raise SuiteError(f"{where}.single_modality[{i}]: label {label!r} is used twice",
+                             fix="give it a distinct `label:`")
+        labels.add(label)
+        single.append({"source": mod, "restore": restore, "fuse": None, "label": label})
+    out = {
+        "detector": det,
+        "label": detector_label(det, spec.params),
+        "protocol": protocol,
+        "reference": reference,
+        "conf": conf,
+        "reference_conf": float(entry.get("reference_conf", conf)),
+        "classes": list(entry["classes"]) if entry.get("classes") else None,
+        "class_map": class_map,
+        "single_modality": single,
+        "labels": entry.get("labels", "fused"),
+    }
+    out["key"] = config_key(out)
+    return out
 
 
 def load_plan(path: str | Path, registry: Registry) -> Plan:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import time
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -12,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from benchbed.errors import BenchbedError, PluginOutputError
+from benchbed.errors import BenchbedError, DataError, PluginOutputError
 from benchbed.fusion import fuse_with_policy
 from benchbed.imaging import (
     check_image,
@@ -46,6 +48,8 @@ class WorkItem:
     method: dict[str, Any]
     seed: int
     metrics: tuple[dict[str, Any], ...]
+    detection: dict[str, Any] | None = None
+    """The plan's normalised `detection:` config when this item still needs its detections."""
 
     @property
     def group(self) -> tuple[str, str, str, str]:
@@ -70,6 +74,7 @@ class ItemResult:
     artifacts: dict[str, str] = field(default_factory=dict)
     scores: list[dict[str, Any]] = field(default_factory=list)
     counters: dict[str, int] = field(default_factory=dict)
+    detections: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,8 @@ def item_key(
         "severity": severity["params"],
         "method": {"fuse": method["fuse"], "restore": method["restore"]},
     }
+    if method.get("source"):  # a single-modality row (detection): no fuser, one source
+        ident["method"]["source"] = method["source"]
     return content_hash(json.dumps(ident, sort_keys=True, default=str))
 
 
@@ -191,6 +198,7 @@ def compute_group(ctx: RunContext, items: list[WorkItem]) -> Iterator[ItemResult
         return
     shared = time.perf_counter() - t0
     restored: dict[str, tuple[Image, float]] = {}
+    references: dict[str, Image] = {}
     for item in items:
         t1 = time.perf_counter()
         counters = {"restorations_computed": 0, "restorations_reused": 0,
@@ -201,9 +209,11 @@ def compute_group(ctx: RunContext, items: list[WorkItem]) -> Iterator[ItemResult
                                           counters, artifacts)
             artifacts["fused"] = fused_key
             scores = _score(ctx, item, pair, observations, fused)
+            detections = (_detect_item(ctx, item, pair, fused, references)
+                          if item.detection else [])
             yield ItemResult(item.key, "done", seconds=time.perf_counter() - t1 + shared,
                              pair_hash=pair_hash, artifacts=artifacts, scores=scores,
-                             counters=counters)
+                             counters=counters, detections=detections)
         except Exception as exc:
             yield ItemResult(item.key, "failed", error=_message(exc),
                              seconds=time.perf_counter() - t1, pair_hash=pair_hash,
@@ -218,6 +228,9 @@ def _message(exc: BaseException) -> str:
 
 def _fuse_item(ctx, item, pair, observations, deg_hashes, restored, counters, artifacts):  # type: ignore[no-untyped-def]
     method = item.method
+    if method.get("source"):
+        return _source_item(ctx, item, pair, observations, deg_hashes, restored, counters,
+                            artifacts)
     fspec = get_registry(ctx.plugin_modules).get("fuser", method["fuse"]["name"])
     fuser = _obj(ctx, "fuser", method["fuse"])
     out_shape = tuple(pair.sources[0].shape[:2])
@@ -228,31 +241,9 @@ def _fuse_item(ctx, item, pair, observations, deg_hashes, restored, counters, ar
     else:
         images_l, input_keys = [], []
         for obs, (h, mod) in zip(observations, deg_hashes):
-            ref = (method["restore"] or {}).get(mod) or {"name": None, "params": {}}
-            if ref["name"] is None:
-                images_l.append(obs.y if obs.y.shape == obs.clean_shape else
-                                resize(obs.y, obs.clean_shape[:2]))
-                input_keys.append(h)
-                continue
-            rspec = get_registry(ctx.plugin_modules).get("restorer", ref["name"])
-            rkey = content_hash(h, mod, ref["name"], rspec.version,
-                                json.dumps(ref["params"], sort_keys=True))
-            if rkey not in restored:
-                restorer = _obj(ctx, "restorer", ref)
-
-                def run_restore(restorer=restorer, obs=obs, mod=mod, name=ref["name"]):
-                    out = check_image(restorer.restore(obs, mod), f"restorer {name!r}",
-                                      obs.clean_shape)
-                    return out
-
-                img, computed = _cached(ctx, "restored", rkey, obs.y.ndim, run_restore)
-                counters["restorations_computed" if computed else "restorations_reused"] += 1
-                restored[rkey] = (img, 0.0)
-            else:
-                counters["restorations_reused"] += 1
-            artifacts[f"restored_{mod}"] = rkey
-            images_l.append(restored[rkey][0])
-            input_keys.append(rkey)
+            img, key = _input_image(ctx, method, obs, h, mod, restored, counters, artifacts)
+            images_l.append(img)
+            input_keys.append(key)
         images = tuple(images_l)
         obs_for_fuser = None
     seed = item.seed
@@ -269,6 +260,172 @@ def _fuse_item(ctx, item, pair, observations, deg_hashes, restored, counters, ar
     )
     counters["fusions_computed" if computed else "fusions_reused"] += 1
     return fused, fkey
+
+
+def _input_image(ctx, method, obs, h, mod, restored, counters, artifacts):  # type: ignore[no-untyped-def]
+    """One fuser input: the observation on the clean grid, or its (cached) restoration."""
+    ref = (method["restore"] or {}).get(mod) or {"name": None, "params": {}}
+    if ref["name"] is None:
+        return (obs.y if obs.y.shape == obs.clean_shape else resize(obs.y, obs.clean_shape[:2])), h
+    rspec = get_registry(ctx.plugin_modules).get("restorer", ref["name"])
+    rkey = content_hash(h, mod, ref["name"], rspec.version, json.dumps(ref["params"], sort_keys=True))
+    if rkey not in restored:
+        restorer = _obj(ctx, "restorer", ref)
+
+        def run_restore(restorer=restorer, obs=obs, mod=mod, name=ref["name"]):
+            out = check_image(restorer.restore(obs, mod), f"restorer {name!r}", obs.clean_shape)
+            return out
+
+        img, computed = _cached(ctx, "restored", rkey, obs.y.ndim, run_restore)
+        counters["restorations_computed" if computed else "restorations_reused"] += 1
+        restored[rkey] = (img, 0.0)
+    else:
+        counters["restorations_reused"] += 1
+    artifacts[f"restored_{mod}"] = rkey
+    return restored[rkey][0], rkey
+
+
+def _source_item(ctx, item, pair, observations, deg_hashes, restored, counters, artifacts):  # type: ignore[no-untyped-def]
+    """A single-modality row: one (optionally restored) source stands in for the fused image."""
+    mod = item.method["source"]
+    if mod not in pair.modalities:
+        raise BenchbedError(f"pair {pair.id} has no modality {mod!r} (it has {list(pair.modalities)})",
+                            fix="remove this single_modality row or use a dataset with that modality")
+    i = pair.modalities.index(mod)
+    img, key = _input_image(ctx, item.method, observations[i], deg_hashes[i][0], mod, restored,
+                            counters, artifacts)
+    skey = content_hash("source", key, mod)
+    out, _ = _cached(ctx, "fused", skey, img.ndim, lambda: img)
+    return out, skey
+
+
+# --- detection ---------------------------------------------------------------------------------------
+
+
+def _detect_cached(ctx: RunContext, ref: dict[str, Any], image: Image):  # type: ignore[no-untyped-def]
+    """Detections of ``image`` (cached by image content + detector name/version/params)."""
+    from benchbed.detection import Detections
+
+    spec = get_registry(ctx.plugin_modules).get("detector", ref["name"])
+    params = {k: v for k, v in ref["params"].items() if k != "device"}
+    key = content_hash(image_hash(image), ref["name"], spec.version,
+                       json.dumps(params, sort_keys=True, default=str))
+    path = Path(ctx.cache_dir) / "detections" / key[:2] / f"{key}.json"
+    if path.is_file():
+        try:
+            return Detections.from_json(json.loads(path.read_text())), key
+        except (ValueError, KeyError, TypeError, BenchbedError):
+            path.unlink(missing_ok=True)  # a damaged cache file is recomputed, not trusted
+    dets = _obj(ctx, "detector", ref).detect(image)
+    if not isinstance(dets, Detections):
+        raise PluginOutputError(f"detector {ref['name']!r} returned {type(dets).__name__}",
+                                fix="return benchbed.detection.Detections")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(dets.to_json()))
+    os.replace(tmp, path)
+    return dets, key
+
+
+def detection_classes(cfg: dict[str, Any], labels: Any, detector_names: tuple[str, ...]) -> list[str]:
+    """Dataset class names: declared, else class_map keys (clean-reference), classes.txt, detector's."""
+    from benchbed.detection import read_class_names
+
+    if cfg.get("classes"):
+        return list(cfg["classes"])
+    if isinstance(labels, (str, Path)) and cfg["protocol"] == "labels":
+        return read_class_names(labels)
+    if cfg["protocol"] == "labels":
+        raise BenchbedError("detection labels come without class names",
+                            fix="give `detection: {classes: [...]}` in the suite")
+    return list(cfg["class_map"]) if cfg["class_map"] else list(detector_names)
+
+
+def _labels_of(cfg: dict[str, Any], item: WorkItem, pair) -> Any:  # type: ignore[no-untyped-def]
+    if pair.labels is None:
+        raise DataError(f"{item.dataset['name']}/{pair.id} has no detection labels",
+                        fix="use a labelled split (e.g. `split: detection`) or "
+                        "`protocol: clean-reference`")
+    mod = item.method.get("source")
+    if not mod or cfg.get("labels", "fused") != "view":
+        return pair.labels
+    if not isinstance(pair.labels, (str, Path)):
+        raise DataError(f"{item.dataset['name']}/{pair.id}: per-view labels need label files",
+                        fix="use `labels: fused`")
+    p = Path(pair.labels)
+    view = p.parent.with_name(f"{p.parent.name}_{mod}") / p.name
+    if not view.is_file():
+        raise DataError(f"no {mod} view labels for {item.dataset['name']}/{pair.id}: {view}",
+                        fix=f"add {view.parent}/ or use `labels: fused` (score every row against "
+                        "the fused-view labels)")
+    return str(view)
+
+
+def _reference_image(ctx, item, pair, references):  # type: ignore[no-untyped-def]
+    """Clean-reference protocol: the clean source or the reference method's clean fusion."""
+    ref = item.detection["reference"]
+    if ref["label"] in references:
+        return references[ref["label"]]
+    if ref.get("source"):
+        if ref["source"] not in pair.modalities:
+            raise DataError(f"pair {pair.id} has no modality {ref['source']!r} for the reference",
+                            fix=f"use one of {list(pair.modalities)}")
+        image = pair.sources[pair.modalities.index(ref["source"])]
+    else:
+        clean = tuple(Observation(y=s, operator=Identity(s.shape), clean_shape=s.shape,
+                                  degradation="clean") for s in pair.sources)
+        hashes = [(content_hash(image_hash(o.y), _describe_obs(o)), m)
+                  for o, m in zip(clean, pair.modalities)]
+        method = ref["method"]
+        pseudo = replace(item, method=method, seed=derive_seed(
+            ctx.suite_seed, "detection-reference", item.dataset["name"], item.pair_id,
+            method["label"]))
+        counters: dict[str, int] = defaultdict(int)
+        image, _ = _fuse_item(ctx, pseudo, pair, clean, hashes, {}, counters, {})
+    references[ref["label"]] = image
+    return image
+
+
+def _detect_item(ctx, item, pair, image, references) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """Detections of the item's image and its ground truth, one stored row per class (+ "*")."""
+    from benchbed.detection import (
+        item_rows,
+        map_detections,
+        protocol_label,
+        read_yolo_labels,
+        resolve_class_map,
+    )
+
+    cfg = item.detection
+    dets, dkey = _detect_cached(ctx, cfg["detector"], image)
+    labels = _labels_of(cfg, item, pair) if cfg["protocol"] == "labels" else None
+    classes = detection_classes(cfg, labels, dets.names)
+    id_map = resolve_class_map(classes, dets.names, cfg["class_map"], detector=cfg["label"],
+                               dataset=item.dataset["name"])
+    pb, ps, pc = map_detections(dets, id_map)
+    h, w = image.shape[:2]
+    summary: dict[str, Any] = {"config": cfg["key"], "conf": cfg["conf"], "image_size": [h, w],
+                               "classes": classes, "detections": dkey}
+    if cfg["protocol"] == "labels":
+        gb, gc = read_yolo_labels(labels, w, h, len(classes))
+        summary["labels"] = str(labels) if isinstance(labels, (str, Path)) else "inline"
+    else:
+        ref_img = _reference_image(ctx, item, pair, references)
+        rdets, rkey = _detect_cached(ctx, cfg["detector"], ref_img)
+        rb, rs, rc = map_detections(rdets, id_map)
+        keep = rs >= cfg["reference_conf"]
+        gb, gc = rb[keep], rc[keep]
+        rh, rw = ref_img.shape[:2]
+        if (rh, rw) != (h, w):
+            gb = gb * np.array([w / rw, h / rh, w / rw, h / rh])
+        summary.update(reference=cfg["reference"]["label"], reference_detections=rkey,
+                       reference_conf=cfg["reference_conf"])
+    summary.update(n_gt=len(gc), n_pred=len(pc))
+    det, proto = cfg["label"], protocol_label(cfg)
+    rows = [{"detector": det, "protocol": proto, "class_name": "*", "payload": summary}]
+    for name, payload in item_rows(classes, gb, gc, pb, ps, pc).items():
+        rows.append({"detector": det, "protocol": proto, "class_name": name, "payload": payload})
+    return rows
 
 
 def _score(ctx, item, pair, observations, fused) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
