@@ -1,0 +1,153 @@
+"""Model, SDE and training configurations: `paper` (as published) and `small` (trains on CPU).
+
+Values of `paper` follow shared/reference/recofuse.md (ReCoFuse_train.yml, OmniFuse train_AE.yml).
+Both configs keep the published latent geometry (8 channels at H/8 x W/8) so that the two differ
+only in width and depth.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AEConfig:
+    """The OmniFuse fusion autoencoder (UNet without time input)."""
+
+    in_ch: int = 1  # the core hands fusers the Y channel; the published AE takes RGB (3)
+    ch: int = 8
+    ch_mult: tuple[int, ...] = (4, 8, 8, 16)
+    embed_dim: int = 8
+    attn_heads: int = 4
+    attn_dim_head: int = 32
+
+
+@dataclass(frozen=True)
+class DiMConfig:
+    """One conditional NAFNet restoration branch (there are two: VIS and IR)."""
+
+    latent_ch: int = 8
+    width: int = 64
+    enc_blocks: tuple[int, ...] = (1, 1, 1, 28)
+    middle_blocks: int = 1
+    dec_blocks: tuple[int, ...] = (1, 1, 1, 1)
+    # eps = c_t (x - mu) / sigma_bar_t + net(...), c_t the linear-MMSE gain (see ReCoFuse.eps).
+    # False = the published parameterisation (the net predicts eps alone).
+    eps_skip: bool = False
+
+
+@dataclass(frozen=True)
+class TIMConfig:
+    """The time-aware interaction module that fuses the two branch latents."""
+
+    latent_ch: int = 8
+    model_channels: int = 64
+    cbam_ratio: int = 16
+    # True: normalise the two sigmoid weights to sum to 1 (a convex combination). False = the
+    # published TIM, whose unconstrained weights make the 100-fold coupling expansive where
+    # w_ir + w_vis > ~1.1 unless TIM is trained long.
+    convex: bool = False
+
+
+@dataclass(frozen=True)
+class SDEConfig:
+    """IR-SDE: max_sigma 50/255, T = 100, cosine theta schedule, eps 0.005 (ReCoFuse_train.yml)."""
+
+    max_sigma: float = 50.0 / 255.0
+    T: int = 100
+    schedule: str = "cosine"
+    eps: float = 0.005
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Training stages and optimiser settings (per-stage steps; `--steps` rescales them).
+
+    ``latent_std``: after the AE stage the latent is rescaled to this std, so that max_sigma
+    50/255 relates to the latent as it does to [0, 1] images in IR-SDE. The OmniFuse latent's
+    scale is unpublished; without this, a briefly trained AE gave latents of std ~15 and the
+    SDE noise became negligible.
+    """
+
+    ae_steps: int = 300_000  # OmniFuse train_AE.yml
+    dim_steps: int = 0  # single-modality IR-SDE pretraining (VIS.pth / IR.pth); length unpublished
+    joint_steps: int = 200_000  # ReCoFuse_train.yml niter
+    ae_batch: int = 12
+    ae_crop: int = 128
+    batch: int = 16
+    crop: int = 480
+    lr_ae: float = 3e-5
+    lr: float = 3e-5
+    lr_min: float = 1e-7
+    # Target std of the latents after the AE stage (image-like spread, see TrainConfig docs).
+    latent_std: float = 0.25
+    betas: tuple[float, float] = (0.9, 0.99)
+    ckpt_every: int = 10_000
+    log_every: int = 200
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Everything that defines one ReCoFuse variant."""
+
+    name: str
+    ae: AEConfig = field(default_factory=AEConfig)
+    dim: DiMConfig = field(default_factory=DiMConfig)
+    tim: TIMConfig = field(default_factory=TIMConfig)
+    sde: SDEConfig = field(default_factory=SDEConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def arch(self) -> dict[str, Any]:
+        """The architecture part as plain data (stored in checkpoints and checked on load)."""
+        from dataclasses import asdict
+
+        return {"ae": asdict(self.ae), "dim": asdict(self.dim), "tim": asdict(self.tim),
+                "sde": asdict(self.sde)}
+
+
+PAPER = ModelConfig(name="paper")
+
+SMALL = ModelConfig(
+    name="small",
+    ae=AEConfig(ch=4, ch_mult=(2, 4, 4, 8), attn_heads=2, attn_dim_head=16),
+    # eps_skip: a briefly trained score net under-predicts the (x - mu) part of eps, and the
+    # reverse drift then pushes states away from mu (x e^{sum theta dt} ~ 200 over 100 steps).
+    dim=DiMConfig(width=16, enc_blocks=(1, 1, 1, 2), middle_blocks=1, dec_blocks=(1, 1, 1, 1),
+                  eps_skip=True),
+    tim=TIMConfig(model_channels=32, convex=True),
+    # Short CPU schedule: Lion at a higher lr than the paper's 3e-5, which is tuned for 200k steps.
+    # crop 128 gives a 16x16 latent, which the 4-level DiM takes without zero padding.
+    train=TrainConfig(ae_steps=200, dim_steps=200, joint_steps=300, ae_batch=4, ae_crop=64,
+                      batch=4, crop=128, lr_ae=2e-4, lr=1e-4, ckpt_every=50, log_every=25),
+)
+
+# The paper schedule is far beyond a lent GPU's minutes; `--steps` rescales these proportions.
+CONFIGS: dict[str, ModelConfig] = {"small": SMALL, "paper": PAPER}
+
+# Parameter counts of the modules as built here (1-channel AE); tests/test_recofuse.py checks them.
+PARAM_COUNTS: dict[str, dict[str, int]] = {
+    "small": {"ae": 127_241, "dim_vis": 1_377_368, "dim_ir": 1_377_368, "tim": 63_401,
+              "total": 2_945_378},
+    "paper": {"ae": 2_007_569, "dim_vis": 76_617_032, "dim_ir": 76_617_032, "tim": 231_273,
+              "total": 155_472_906},
+}
+
+
+def get_config(name: str) -> ModelConfig:
+    """The named config, or a BenchbedError listing the known ones."""
+    if name not in CONFIGS:
+        from benchbed.errors import BenchbedError
+
+        raise BenchbedError(f"recofuse has no config {name!r}", fix=f"use one of {sorted(CONFIGS)}")
+    return CONFIGS[name]
+
+
+def with_train(cfg: ModelConfig, **changes: Any) -> ModelConfig:
+    """``cfg`` with some training settings replaced."""
+    return replace(cfg, train=replace(cfg.train, **changes))
+
+
+def format_millions(n: int) -> str:
+    """A parameter count in millions with 3 significant decimals."""
+    return f"{n / 1e6:.3f} M"

@@ -1,0 +1,117 @@
+"""Training batches: clean pairs from training splits, random crops and flips, LQ synthesised per crop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from benchbed_recofuse.synth import DegradationSampler
+
+# Test splits are for scoring only; a trainer that could read them would leak into every result.
+FORBIDDEN_SPLITS = {"test", "val", "holdout"}
+
+
+@dataclass
+class CleanPair:
+    """One registered scene: IR (HxW) and visible (HxW or HxWx3), float32 in [0, 1]."""
+
+    id: str
+    ir: np.ndarray
+    vi: np.ndarray
+
+
+@dataclass
+class Batch:
+    """Y/gray tensors (B, 1, h, w): LQ and clean, both modalities."""
+
+    vis_lq: torch.Tensor
+    vis_gt: torch.Tensor
+    ir_lq: torch.Tensor
+    ir_gt: torch.Tensor
+
+    def to(self, device: str | torch.device) -> Batch:
+        """The batch on ``device``."""
+        return Batch(*(t.to(device) for t in (self.vis_lq, self.vis_gt, self.ir_lq, self.ir_gt)))
+
+
+def parse_data(spec: str | None) -> list[tuple[str, str]]:
+    """'msrs,llvip:train' -> [(msrs, train), (llvip, train)]; refuses test splits."""
+    from benchbed.errors import BenchbedError
+
+    items = []
+    for part in (spec or "msrs:train,llvip:train").split(","):
+        name, _, split = part.strip().partition(":")
+        split = split or "train"
+        if split in FORBIDDEN_SPLITS:
+            raise BenchbedError(f"refusing to train on {name}:{split}",
+                                fix="train on training splits only, e.g. --data msrs:train,llvip:train")
+        items.append((name, split))
+    return items
+
+
+def load_pairs(spec: str | None) -> tuple[list[CleanPair], list[str]]:
+    """Load every pair of the given dataset splits; returns the pairs and 'dataset:split (n)' labels."""
+    from benchbed.errors import BenchbedError
+    from benchbed.registry import Registry
+
+    reg = Registry()
+    pairs, labels = [], []
+    for name, split in parse_data(spec):
+        ds = reg.get("dataset", name).build()
+        ids = ds.pair_ids(split)
+        if not ids:
+            raise BenchbedError(f"dataset {name}:{split} has no pairs",
+                                fix="check BENCHBED_DATA and the split name")
+        for pid in ids:
+            pair = ds.load(pid)
+            by_mod = dict(zip(pair.modalities, pair.sources))
+            vi = next(v for k, v in by_mod.items() if k.startswith("vi"))
+            ir = next(v for k, v in by_mod.items() if not k.startswith("vi"))
+            if ir.ndim == 3:
+                ir = ir.mean(axis=2)
+            pairs.append(CleanPair(f"{name}/{pid}", ir.astype(np.float32), vi.astype(np.float32)))
+        labels.append(f"{name}:{split} ({len(ids)} pairs)")
+    return pairs, labels
+
+
+def luma(x: np.ndarray) -> np.ndarray:
+    """BT.601 Y of an RGB image (gray passes through), as the core's colour policy computes it."""
+    if x.ndim == 2:
+        return x
+    return (0.299 * x[..., 0] + 0.587 * x[..., 1] + 0.114 * x[..., 2]).astype(np.float32)
+
+
+def _augment(arrs: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarray]:
+    if rng.random() < 0.5:
+        arrs = [a[:, ::-1] for a in arrs]
+    if rng.random() < 0.5:
+        arrs = [a[::-1] for a in arrs]
+    if rng.random() < 0.5:
+        arrs = [np.swapaxes(a, 0, 1) for a in arrs]
+    return [np.ascontiguousarray(a) for a in arrs]
+
+
+class BatchMaker:
+    """Random crops of random pairs, with hflip/vflip/rot90 and fresh degradations per crop."""
+
+    def __init__(self, pairs: list[CleanPair], sampler: DegradationSampler) -> None:
+        self.pairs, self.sampler = pairs, sampler
+
+    def make(self, batch: int, crop: int, rng: np.random.Generator) -> Batch:
+        """``batch`` crops of side ``crop`` (clipped to the image size)."""
+        cols: list[list[np.ndarray]] = [[], [], [], []]
+        for _ in range(batch):
+            p = self.pairs[int(rng.integers(len(self.pairs)))]
+            h, w = p.ir.shape[:2]
+            c = min(crop, h, w)
+            y0, x0 = int(rng.integers(h - c + 1)), int(rng.integers(w - c + 1))
+            ir, vi = p.ir[y0:y0 + c, x0:x0 + c], p.vi[y0:y0 + c, x0:x0 + c]
+            ir, vi = _augment([ir, vi], rng)
+            # Degrade the RGB crop and take Y afterwards: the core does the same at test time.
+            vi_lq, _ = self.sampler.degrade(vi, "vi", rng)
+            ir_lq, _ = self.sampler.degrade(ir, "ir", rng)
+            for col, arr in zip(cols, (luma(vi_lq), luma(vi), ir_lq, ir)):
+                col.append(arr)
+        return Batch(*(torch.from_numpy(np.stack(col)[:, None].astype(np.float32)) for col in cols))

@@ -1,0 +1,169 @@
+"""ReCoFuse: frozen fusion autoencoder + two IR-SDE restoration branches coupled by TIM at every step."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as nnf
+from torch import nn
+
+from benchbed_recofuse.autoencoder import FusionAutoencoder
+from benchbed_recofuse.configs import ModelConfig, get_config
+from benchbed_recofuse.dim import ConditionalNAFNet
+from benchbed_recofuse.sde import IRSDE
+from benchbed_recofuse.tim import TIM
+
+CHECKPOINT_FORMAT = "benchbed-recofuse/1"
+
+
+@dataclass
+class Outputs:
+    """Decoded results of one sampling run, each (B, 1, H, W)."""
+
+    fused: torch.Tensor
+    vis: torch.Tensor
+    ir: torch.Tensor
+
+
+class ReCoFuse(nn.Module):
+    """All four networks; parameters are prefixed ``ae.``, ``dim_vis.``, ``dim_ir.``, ``tim.``."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.ae = FusionAutoencoder(cfg.ae)
+        self.dim_vis = ConditionalNAFNet(cfg.dim)
+        self.dim_ir = ConditionalNAFNet(cfg.dim)
+        self.tim = TIM(cfg.tim)
+        self.sde = IRSDE(cfg.sde)
+        # Var(z0 - mu) of training latents (set with the AE's latent_scale); used by eps_skip.
+        self.register_buffer("eps_skip_var", torch.tensor(0.0625))
+
+    def _apply(self, fn: Any, *args: Any, **kwargs: Any) -> ReCoFuse:
+        # Keep the SDE tables on the same device as the parameters.
+        out = super()._apply(fn, *args, **kwargs)
+        p = next(self.parameters(), None)
+        if p is not None:
+            self.sde.to(p.device)
+        return out  # type: ignore[return-value]
+
+    def param_counts(self) -> dict[str, int]:
+        """Parameters per network and in total."""
+        parts = {n: sum(p.numel() for p in getattr(self, n).parameters())
+                 for n in ("ae", "dim_vis", "dim_ir", "tim")}
+        parts["total"] = sum(parts.values())
+        return parts
+
+    def eps(self, branch: str, x: torch.Tensor, mu: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
+        """Noise prediction of the ``vis`` or ``ir`` branch for state ``x`` (float32).
+
+        With ``eps_skip`` the net predicts a residual over E[eps | x - mu] under a Gaussian
+        prior on z0 - mu: c_t (x - mu) / sigma_bar_t with c_t = sigma_bar^2 / (d^2 v + sigma_bar^2),
+        d = e^{-bar_theta_t dt}, v = eps_skip_var. Same function class as the published
+        parameterisation, but an untrained net now returns towards mu instead of diverging.
+        """
+        net = self.dim_vis if branch == "vis" else self.dim_ir
+        out = net(x, mu, t).float()
+        if not self.cfg.dim.eps_skip:
+            return out
+        sb, d = self.sde.sigma_bar(t), self.sde.decay(t)
+        c = sb**2 / (d**2 * self.eps_skip_var + sb**2)
+        return out + c * (x.float() - mu.float()) / sb
+
+    def couple_step(self, z_vis: torch.Tensor, z_ir: torch.Tensor, mu_vis: torch.Tensor,
+                    mu_ir: torch.Tensor, t: int, s: int, noise: tuple[torch.Tensor, torch.Tensor] | None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """One coupled reverse step t -> s: fuse with TIM, then both branches step from z_f."""
+        z_f = self.tim(z_vis, z_ir, t)
+        eps_v = self.eps("vis", z_f, mu_vis, t)
+        eps_i = self.eps("ir", z_f, mu_ir, t)
+        nv, ni = noise if noise is not None else (None, None)
+        if s == t - 1:
+            # The published sampler: Euler-Maruyama with the SDE's dispersion noise.
+            if nv is None:
+                return (self.sde.reverse_mean_step(z_f, mu_vis, eps_v, t),
+                        self.sde.reverse_mean_step(z_f, mu_ir, eps_i, t))
+            return (self.sde.reverse_sde_step(z_f, mu_vis, eps_v, t, nv),
+                    self.sde.reverse_sde_step(z_f, mu_ir, eps_i, t, ni))
+        # Fewer steps than T: jump through the OU bridge posterior at the predicted clean latent.
+        return (self.sde.posterior_step(z_f, mu_vis, eps_v, t, s, nv),
+                self.sde.posterior_step(z_f, mu_ir, eps_i, t, s, ni))
+
+    @torch.no_grad()
+    def sample(self, vis: torch.Tensor, ir: torch.Tensor, steps: int | None = None,
+               stochastic: bool = True, generator: torch.Generator | None = None) -> Outputs:
+        """Restore and fuse degraded (B, 1, H, W) images in [0, 1]; returns decoded outputs."""
+        size = tuple(vis.shape[-2:])
+        mu_v, h_v = self.ae.encode(vis)
+        mu_i, h_i = self.ae.encode(ir)
+
+        def randn(like: torch.Tensor) -> torch.Tensor:
+            return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+
+        sig = self.sde.max_sigma
+        z_v, z_i = mu_v + sig * randn(mu_v), mu_i + sig * randn(mu_i)
+        ts = self.sde.timesteps(steps or self.sde.T)
+        for t, s in zip(ts, [*ts[1:], 0]):
+            noise = (randn(z_v), randn(z_i)) if stochastic else None
+            z_v, z_i = self.couple_step(z_v, z_i, mu_v, mu_i, t, s, noise)
+        z_f = self.tim(z_v, z_i, 0)
+        h_f = [(a + b) / 2 for a, b in zip(h_v, h_i)]
+        return Outputs(fused=self.ae.decode(z_f, h_f, size), vis=self.ae.decode(z_v, h_v, size),
+                       ir=self.ae.decode(z_i, h_i, size))
+
+
+# Pad so the latent needs neither the AE's reflect pad nor the DiM's zero pad: with 4 AE levels
+# (latent /8) and 4 DiM levels (/16), images are padded to multiples of 128.
+PAD_MULTIPLE = 128
+
+
+@torch.no_grad()
+def run_pair(model: ReCoFuse, vis: torch.Tensor, ir: torch.Tensor, steps: int | None = None,
+             stochastic: bool = True, generator: torch.Generator | None = None, edge_pad: int = 0,
+             multiple: int = PAD_MULTIPLE) -> Outputs:
+    """Edge-pad (H, W) tensors bottom/right by ``edge_pad`` and up to ``multiple``, sample, crop back."""
+    h, w = vis.shape[-2:]
+    ph, pw = (-(h + edge_pad)) % multiple + edge_pad, (-(w + edge_pad)) % multiple + edge_pad
+
+    def pad(x: torch.Tensor) -> torch.Tensor:
+        return nnf.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+    out = model.sample(pad(vis), pad(ir), steps=steps, stochastic=stochastic, generator=generator)
+    return Outputs(*(t[..., :h, :w] for t in (out.fused, out.vis, out.ir)))
+
+
+def save_weights(model: ReCoFuse, path: Path, meta: dict[str, Any] | None = None) -> Path:
+    """Write the weights with the architecture they belong to (float32, strict-loadable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = {"format": CHECKPOINT_FORMAT, "config": model.cfg.name, "arch": model.cfg.arch(),
+               "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+               "meta": meta or {}}
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    torch.save(payload, tmp)
+    tmp.replace(path)
+    return path
+
+
+def load_weights(path: Path, config: str | None = None, map_location: str = "cpu") -> ReCoFuse:
+    """Build the checkpoint's model and load it strictly (missing or unexpected keys raise)."""
+    from benchbed.errors import WeightsError
+
+    payload = torch.load(path, map_location=map_location, weights_only=True)
+    if payload.get("format") != CHECKPOINT_FORMAT:
+        raise WeightsError(f"{path} is not a benchbed ReCoFuse checkpoint",
+                           fix="train one with `benchbed train recofuse`")
+    name = payload["config"]
+    if config is not None and config != name:
+        raise WeightsError(f"{path} holds the {name!r} config, not {config!r}",
+                           fix=f"pass config={name!r} or a {config!r} checkpoint")
+    cfg = get_config(name)
+    if payload["arch"] != cfg.arch():
+        raise WeightsError(f"{path} was trained with a different {name!r} architecture",
+                           fix="retrain, or check out the code version named in its provenance")
+    model = ReCoFuse(cfg)
+    model.load_state_dict(payload["state_dict"], strict=True)
+    return model.eval()
+

@@ -1,0 +1,272 @@
+"""ReCoFuse plugin: IR-SDE closed forms, architecture sizes, one training step, checkpoints, fuse()."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from benchbed_recofuse.configs import CONFIGS, PARAM_COUNTS, SDEConfig, with_train  # noqa: E402
+from benchbed_recofuse.sde import IRSDE  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    # The CI machine has few cores; oversubscribed threads make these tests slow, not faster.
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+# --- IR-SDE --------------------------------------------------------------------------------------
+
+
+def test_sde_schedule_matches_published_constants():
+    sde = IRSDE(SDEConfig())
+    assert sde.dt == pytest.approx(0.10409, abs=2e-5)  # -ln(0.005) / bar_theta_T
+    assert float(sde.sigma_bars[100]) == pytest.approx(50 / 255, rel=1e-3)
+    assert float(sde.sigma_bars[1]) == pytest.approx(0.0037, abs=2e-4)
+    assert float(sde.sigmas[1]) == pytest.approx(0.0114, abs=3e-4)
+    assert float(sde.sigmas[100]) == pytest.approx(0.2773, abs=3e-4)
+    assert float(sde.decay(100)) == pytest.approx(0.005, rel=1e-3)
+
+
+@pytest.mark.parametrize("t", [10, 50, 100])
+def test_sde_forward_marginal_matches_closed_form(t):
+    """Monte Carlo of dz = theta (mu - z) dt + sigma dw vs mean mu + (z0 - mu) e^-.. and var sigma_bar^2."""
+    sde = IRSDE(SDEConfig())
+    gen = torch.Generator().manual_seed(t)
+    n, sub = 40_000, 20
+    z0, mu = 0.8, -0.3
+    z = torch.full((n,), z0, dtype=torch.float64)
+    h = sde.dt / sub
+    for i in range(1, t + 1):
+        # Fine Euler-Maruyama sub-steps inside each step, where theta_i is constant.
+        th, sig = float(sde.thetas[i]), float(sde.sigmas[i])
+        for _ in range(sub):
+            dw = math.sqrt(h) * torch.randn(n, generator=gen, dtype=torch.float64)
+            z = z + th * (mu - z) * h + sig * dw
+    mean_f = float(sde.marginal_mean(torch.tensor(z0), torch.tensor(mu), t))
+    var_f = float(sde.sigma_bar(t)) ** 2
+    se_mean = math.sqrt(var_f / n)
+    assert float(z.mean()) == pytest.approx(mean_f, abs=5 * se_mean + 2e-3 * abs(z0 - mu))
+    assert float(z.var()) == pytest.approx(var_f, rel=0.03)
+
+
+def test_sde_sample_marginal_and_bridge_are_consistent():
+    """z_t sampled in closed form has the formula's moments; posterior at s = t-1 is IR-SDE's optimum."""
+    sde = IRSDE(SDEConfig())
+    gen = torch.Generator().manual_seed(0)
+    x0, mu = torch.full((50_000,), 0.5), torch.full((50_000,), 0.1)
+    t = torch.full((50_000,), 40, dtype=torch.long)
+    zt = sde.sample_marginal(x0[:, None, None, None], mu[:, None, None, None], t,
+                             torch.randn(50_000, 1, 1, 1, generator=gen)).flatten()
+    assert float(zt.mean()) == pytest.approx(float(sde.marginal_mean(x0[:1], mu[:1], 40)), abs=3e-3)
+    assert float(zt.std()) == pytest.approx(float(sde.sigma_bar(40)), rel=0.02)
+    # optimum step = published A, B, C formula
+    th, cum, dt = sde.thetas, sde.thetas_cumsum, sde.dt
+    a, b, c = (torch.exp(-th[40] * dt), torch.exp(-cum[40] * dt), torch.exp(-cum[39] * dt))
+    xt, z0, m = torch.tensor(0.3), torch.tensor(0.5), torch.tensor(0.1)
+    ref = a * (1 - c**2) / (1 - b**2) * (xt - m) + c * (1 - a**2) / (1 - b**2) * (z0 - m) + m
+    assert float(sde.optimum_step(xt, z0, m, 40)) == pytest.approx(float(ref), abs=1e-6)
+    # With the true noise, x0_from_noise inverts the marginal exactly.
+    eps = torch.tensor(0.7)
+    z = sde.sample_marginal(z0, m, 40, eps)
+    assert float(sde.x0_from_noise(z, m, eps, 40)) == pytest.approx(0.5, abs=1e-4)
+    assert float(sde.posterior_std(40, 0)) == pytest.approx(0.0, abs=1e-7)
+
+
+@pytest.mark.parametrize("steps", [100, 10])
+def test_reverse_sampler_with_oracle_noise_recovers_x0(steps):
+    """With the true eps = (z - E[z_t | x0]) / sigma_bar, both samplers land on x0 from mu + noise."""
+    sde = IRSDE(SDEConfig())
+    g = torch.Generator().manual_seed(steps)
+    x0 = 0.25 * torch.randn(1, 8, 12, 16, generator=g)
+    mu = x0 + 0.2 * torch.randn(x0.shape, generator=g)
+    z = mu + sde.max_sigma * torch.randn(x0.shape, generator=g)
+    ts = sde.timesteps(steps)
+    for t, s in zip(ts, [*ts[1:], 0]):
+        eps = (z - sde.marginal_mean(x0, mu, t)) / sde.sigma_bar(t)
+        noise = torch.randn(z.shape, generator=g)
+        z = (sde.reverse_sde_step(z, mu, eps, t, noise) if s == t - 1
+             else sde.posterior_step(z, mu, eps, t, s, noise))
+    assert float((z - x0).abs().mean()) < 0.01 < float((mu - x0).abs().mean())
+
+
+def test_sde_timesteps():
+    sde = IRSDE(SDEConfig())
+    assert sde.timesteps(100) == list(range(100, 0, -1))
+    ts = sde.timesteps(10)
+    assert ts[0] == 100 and ts[-1] == 1 and len(ts) == 10 and ts == sorted(ts, reverse=True)
+    assert sde.timesteps(1) == [100]
+
+
+# --- architecture --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["small", "paper"])
+def test_param_counts_match_the_table(name):
+    from benchbed_recofuse.autoencoder import FusionAutoencoder
+    from benchbed_recofuse.dim import ConditionalNAFNet
+    from benchbed_recofuse.tim import TIM
+
+    cfg = CONFIGS[name]
+    with torch.device("meta"):  # no memory for the 155 M paper parameters
+        parts = {"ae": FusionAutoencoder(cfg.ae), "dim_vis": ConditionalNAFNet(cfg.dim),
+                 "dim_ir": ConditionalNAFNet(cfg.dim), "tim": TIM(cfg.tim)}
+    counts = {k: sum(p.numel() for p in m.parameters()) for k, m in parts.items()}
+    counts["total"] = sum(counts.values())
+    assert counts == PARAM_COUNTS[name]
+
+
+def test_shapes_through_the_networks():
+    from benchbed_recofuse.model import ReCoFuse
+
+    m = ReCoFuse(CONFIGS["small"]).eval()
+    x = torch.rand(2, 1, 50, 70)
+    z, h = m.ae.encode(x)
+    assert z.shape == (2, 8, 8, 10) and len(h) == 9  # reflect-padded to 64x80, latent at /8
+    assert m.ae.decode(z, h, (50, 70)).shape == x.shape
+    assert m.dim_vis(z, z, torch.tensor([3, 7])).shape == z.shape
+    assert m.tim(z, z, 5).shape == z.shape
+    out = m.sample(x[:1], x[1:], steps=3, generator=torch.Generator().manual_seed(0))
+    assert out.fused.shape == out.vis.shape == out.ir.shape == (1, 1, 50, 70)
+
+
+def test_convex_tim_and_eps_skip_keep_an_untrained_sampler_bounded():
+    """small = convex TIM + eps_skip: the coupled reverse process contracts towards the LQ latents."""
+    from benchbed_recofuse.model import ReCoFuse
+
+    torch.manual_seed(0)
+    m = ReCoFuse(CONFIGS["small"]).eval()
+    assert CONFIGS["small"].tim.convex and CONFIGS["small"].dim.eps_skip
+    assert not CONFIGS["paper"].tim.convex and not CONFIGS["paper"].dim.eps_skip  # as published
+    z = torch.randn(1, 8, 16, 16)
+    w_ir, w_vis = m.tim.weights(z, z.flip(1), 50)
+    assert torch.allclose(w_ir + w_vis, torch.ones_like(w_ir), atol=1e-6)
+    g = torch.Generator().manual_seed(0)
+    mu_v, mu_i = 0.3 * torch.randn(1, 8, 16, 16, generator=g), 0.3 * torch.randn(1, 8, 16, 16, generator=g)
+    z_v, z_i = mu_v + m.sde.max_sigma * torch.randn(mu_v.shape, generator=g), mu_i.clone()
+    with torch.no_grad():
+        for t in range(100, 0, -1):
+            z_v, z_i = m.couple_step(z_v, z_i, mu_v, mu_i, t, t - 1, None)
+    assert float((z_v - mu_v).abs().mean()) < 1.0 and torch.isfinite(z_v).all()
+
+
+# --- training ------------------------------------------------------------------------------------
+
+
+def _trainer(plan, seed=0):
+    from benchbed_recofuse.data import BatchMaker, CleanPair
+    from benchbed_recofuse.synth import DegradationSampler
+    from benchbed_recofuse.train import Trainer
+
+    rng = np.random.default_rng(1)
+    pairs = [CleanPair(f"p{i}", rng.random((40, 48), dtype=np.float32),
+                       rng.random((40, 48, 3), dtype=np.float32)) for i in range(2)]
+    cfg = with_train(CONFIGS["small"], ae_batch=2, ae_crop=32, batch=2, crop=32)
+    return Trainer(cfg, plan, BatchMaker(pairs, DegradationSampler()), "cpu", seed, amp=False)
+
+
+def test_one_training_step_per_stage_runs_and_updates():
+    tr = _trainer({"ae": 1, "dim": 1, "joint": 1})
+    before = {k: v.clone() for k, v in tr.model.state_dict().items()}
+    seen = []
+    while (losses := tr.advance()) is not None:
+        seen.append(tr.stage)
+        assert all(math.isfinite(v) for v in losses.values())
+    assert seen == ["ae", "dim", "joint"]
+    after = tr.model.state_dict()
+    for prefix in ("ae.", "dim_vis.", "dim_ir.", "tim."):
+        assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith(prefix)), prefix
+
+
+def test_resume_is_exact(tmp_path):
+    a = _trainer({"ae": 2, "dim": 0, "joint": 0})
+    a.advance()
+    a.save_state(tmp_path / "state.pt")
+    a.advance()
+    b = _trainer({"ae": 2, "dim": 0, "joint": 0}, seed=99)
+    b.load_state(torch.load(tmp_path / "state.pt", weights_only=False))
+    b.advance()
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+
+
+def test_trainer_refuses_test_splits():
+    from benchbed_recofuse.data import parse_data
+
+    from benchbed.errors import BenchbedError
+
+    assert parse_data(None) == [("msrs", "train"), ("llvip", "train")]
+    with pytest.raises(BenchbedError, match="refusing"):
+        parse_data("msrs:test")
+
+
+# --- checkpoints and the fuser -------------------------------------------------------------------
+
+
+def test_save_and_strict_load_roundtrip(tmp_path):
+    from benchbed_recofuse.model import ReCoFuse, load_weights, save_weights
+
+    from benchbed.errors import WeightsError
+
+    m = ReCoFuse(CONFIGS["small"])
+    p = save_weights(m, tmp_path / "w.pt")
+    loaded = load_weights(p, "small")
+    for k, v in m.state_dict().items():
+        assert torch.equal(v, loaded.state_dict()[k])
+    payload = torch.load(p, weights_only=True)
+    payload["state_dict"].pop(next(iter(payload["state_dict"])))
+    torch.save(payload, tmp_path / "broken.pt")
+    with pytest.raises(RuntimeError, match="Missing key"):
+        load_weights(tmp_path / "broken.pt")
+    with pytest.raises(WeightsError):
+        load_weights(p, "paper")
+
+
+def test_shipped_checkpoint_loads_strictly_with_provenance():
+    from benchbed_recofuse.fuser import CHECKPOINTS, resolve_checkpoint
+    from benchbed_recofuse.model import load_weights
+
+    from benchbed.weights import file_sha256
+
+    prov_path = CHECKPOINTS / "recofuse-small.json"
+    if not prov_path.is_file():
+        pytest.skip("no shipped small checkpoint yet")
+    prov = json.loads(prov_path.read_text())
+    path = resolve_checkpoint("small", "")  # verifies the sha256
+    assert file_sha256(path) == prov["sha256"] and path.stat().st_size < 20e6
+    for key in ("command", "data", "steps", "train_seconds", "machine", "commit", "validation"):
+        assert key in prov
+    model = load_weights(path, "small")  # strict=True inside: no missing or unexpected keys
+    assert model.param_counts() == PARAM_COUNTS["small"]
+
+
+def test_fuse_returns_the_clean_shape(tmp_path):
+    from benchbed_recofuse.model import ReCoFuse, save_weights
+
+    from benchbed import FusionInputs, Observation
+    from benchbed.fusion import fuse_with_policy
+    from benchbed.registry import Registry
+
+    ckpt = save_weights(ReCoFuse(CONFIGS["small"]), tmp_path / "w.pt")
+    spec = Registry().get("fuser", "recofuse")
+    assert spec.degradation_aware and spec.trainer is not None
+    fuser = spec.build(checkpoint=str(ckpt), steps=2, edge_pad=8)
+    rng = np.random.default_rng(0)
+    ir_clean, vi_clean = rng.random((45, 61), dtype=np.float32), rng.random((45, 61, 3), dtype=np.float32)
+    ir_lr = ir_clean[::2, ::2].copy()  # a low-resolution IR observation (DRFusion-style)
+    obs = (Observation(y=ir_lr, operator=None, clean_shape=ir_clean.shape),
+           Observation(y=vi_clean, operator=None, clean_shape=vi_clean.shape))
+    fused = fuse_with_policy(spec, fuser, (ir_lr, vi_clean), ("ir", "vi"), (45, 61), obs, "cpu", 3)
+    assert fused.shape == (45, 61, 3) and fused.dtype == np.float32
+    assert 0.0 <= fused.min() and fused.max() <= 1.0
+    direct = fuser.fuse(FusionInputs((ir_lr, vi_clean[..., 0]), ("ir", "vi"), obs, "cpu", 3))
+    again = fuser.fuse(FusionInputs((ir_lr, vi_clean[..., 0]), ("ir", "vi"), obs, "cpu", 3))
+    assert direct.shape == (45, 61) and np.array_equal(direct, again)  # seeded: reproducible
