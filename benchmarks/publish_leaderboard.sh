@@ -20,8 +20,9 @@ BENCHBED=${BENCHBED:-$ROOT/.venv/bin/benchbed}
 LIMIT=${LIMIT:-10}
 WORKERS=${WORKERS:-1}
 OUT=${OUT:-leaderboard}
-SUITES=${SUITES:-"quickstart drfusion-ivf drfusion-pet-mri sweep-noise sweep-blur"}
+SUITES=${SUITES:-"quickstart drfusion-ivf drfusion-pet-mri recofuse-ivf sweep-noise sweep-blur"}
 export BENCHBED_DATA=${BENCHBED_DATA:-$ROOT/../shared/datasets}
+export BENCHBED_WEIGHTS=${BENCHBED_WEIGHTS:-$ROOT/../shared/weights}
 export BENCHBED_DB=${BENCHBED_DB:-sqlite:///$ROOT/.benchbed/leaderboard.db}
 export BENCHBED_CACHE=${BENCHBED_CACHE:-$ROOT/.benchbed/cache}
 mkdir -p "$ROOT/.benchbed"
