@@ -2,15 +2,21 @@
 
 Uses an MSRS pair from the shared data when present (BENCHBED_DATA or ../shared/datasets),
 else a generated pair; the fused image is the rounded average. Each metric is built once and
-timed as the best of ``--repeat`` runs after a warm-up (filter banks are cached per size).
+timed as the best of ``--repeat`` runs after a warm-up (filter banks are cached per size):
+wall seconds, and the process CPU seconds of the same runs (all threads), which move much
+less than wall time when other jobs share the cores.
 
-    taskset -c 0,1 python benchmarks/metrics.py [--repeat 5] [--profile P] [--markdown]
+    taskset -c 0,1 python benchmarks/metrics.py [--repeat 5] [--profile P] [--markdown] [NAME ...]
+    BENCHBED_METRIC_THREADS=1 taskset -c 0 python benchmarks/metrics.py   # one-core count
 
 ``--markdown`` prints the docs metric table instead (name, definition source, profiles with the
 default first, range, direction, measured cost), generated from the registry.
 
-FFTs use as many threads as the process's CPU affinity allows, so ``taskset -c 0,1`` gives
-the 2-core figure on a bigger machine.
+The metrics run their row blocks and transforms on as many threads as the process's CPU
+affinity allows (BENCHBED_METRIC_THREADS overrides), so ``taskset -c 0,1`` gives the 2-core
+figure on a bigger machine. On shared cores compare before/after runs made back to back
+(several rounds, best of each); the CPU column and the one-core count move much less with the
+other jobs' load than the wall column does.
 """
 
 from __future__ import annotations
@@ -63,6 +69,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--profile", default=None, help="convention profile (default: each metric's)")
     parser.add_argument("--markdown", action="store_true", help="print the docs metric table")
+    parser.add_argument("names", nargs="*", help="metrics to time (default: all)")
     args = parser.parse_args()
     from benchbed.registry import Registry
 
@@ -70,26 +77,30 @@ def main() -> None:
     reg = Registry()
     from benchbed_metrics._common import WORKERS
 
-    print(f"triple: {source}, {a.shape[1]}x{a.shape[0]}, F = rounded average; cpus allowed: {WORKERS}")
-    total = 0.0
+    print(f"triple: {source}, {a.shape[1]}x{a.shape[0]}, F = rounded average; metric threads: {WORKERS}")
+    total = total_cpu = 0.0
     rows = []
-    for name in reg.names("metric"):
+    if not args.markdown:
+        print(f"{'metric':<6} {'profile':<10} {'value':>12} {'wall':>9}   {'cpu':>9}")
+    for name in args.names or reg.names("metric"):
         spec = reg.get("metric", name)
         profile = args.profile if args.profile in spec.profiles else spec.profile
         metric = spec.factory(**spec.profile_params(profile))
         value = metric.compute(a, b, f)  # warm-up: caches, first-call imports
-        best = float("inf")
+        best = best_cpu = float("inf")
         for _ in range(args.repeat):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             metric.compute(a, b, f)
             best = min(best, time.perf_counter() - t0)
+            best_cpu = min(best_cpu, time.process_time() - c0)
         total += best
+        total_cpu += best_cpu
         rows.append((spec, best))
         if not args.markdown:
-            print(f"{name:<6} {profile:<10} {value:>12.6f} {best:9.4f} s")
+            print(f"{name:<6} {profile:<10} {value:>12.6f} {best:9.4f} s {best_cpu:9.4f} s")
     if args.markdown:
         print(markdown_table(rows))
-    print(f"{'total':<6} {'':<10} {'':>12} {total:9.4f} s")
+    print(f"{'total':<6} {'':<10} {'':>12} {total:9.4f} s {total_cpu:9.4f} s")
 
 
 def markdown_table(rows: list[tuple[object, float]]) -> str:

@@ -21,19 +21,27 @@ class Entropy:
         return entropy(np.bincount(gray_levels(f).ravel(), minlength=256), base=2.0)
 
 
+def _joint_levels(lx: np.ndarray, ly: np.ndarray) -> np.ndarray:
+    """256x256 joint histogram of two grey-level maps (from ``gray_levels``)."""
+    return np.bincount((lx * 256 + ly).ravel(), minlength=256 * 256).reshape(256, 256)
+
+
 def joint_histogram(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """256x256 joint histogram of the grey levels of x (rows) and y (columns)."""
-    lx, ly = gray_levels(x).ravel(), gray_levels(y).ravel()
-    return np.bincount(lx * 256 + ly, minlength=256 * 256).reshape(256, 256)
+    return _joint_levels(gray_levels(x), gray_levels(y))
 
 
-def information_terms(x: np.ndarray, y: np.ndarray, base: float = 2.0) -> tuple[float, float, float]:
-    """(I(X;Y), H(X), H(Y)) from the 256-bin joint histogram, logarithm ``base``."""
-    joint = joint_histogram(x, y)
+def _terms(joint: np.ndarray, base: float) -> tuple[float, float, float]:
+    """(I(X;Y), H(X), H(Y)) of a joint histogram, logarithm ``base``."""
     hx = entropy(joint.sum(axis=1), base)
     hy = entropy(joint.sum(axis=0), base)
     # Clamp the float round-off of H(X)+H(Y)-H(X,Y) for independent images at 0.
     return max(hx + hy - entropy(joint, base), 0.0), hx, hy
+
+
+def information_terms(x: np.ndarray, y: np.ndarray, base: float = 2.0) -> tuple[float, float, float]:
+    """(I(X;Y), H(X), H(Y)) from the 256-bin joint histogram, logarithm ``base``."""
+    return _terms(joint_histogram(x, y), base)
 
 
 def mutual_information(x: np.ndarray, y: np.ndarray, base: float = 2.0) -> float:
@@ -61,7 +69,8 @@ class MutualInformation:
     def compute(self, a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
         """Sum of the mutual information of each source with the fused image."""
         check_same_shape(a, b, f)
-        return mutual_information(a, f, self.base) + mutual_information(b, f, self.base)
+        la, lb, lf = gray_levels(a), gray_levels(b), gray_levels(f)  # F's levels once for both
+        return _terms(_joint_levels(la, lf), self.base)[0] + _terms(_joint_levels(lb, lf), self.base)[0]
 
 
 class NormalizedMutualInformation:
@@ -79,8 +88,9 @@ class NormalizedMutualInformation:
         """Normalised mutual information of the sources with F, in [0, 2]."""
         check_same_shape(a, b, f)
         total = 0.0
+        lf = gray_levels(f)
         for x in (a, b):
-            i_xf, h_x, h_f = information_terms(x, f)
+            i_xf, h_x, h_f = _terms(_joint_levels(gray_levels(x), lf), 2.0)
             if h_x + h_f > 0.0:
                 total += i_xf / (h_x + h_f)
         return 2.0 * total
@@ -103,9 +113,10 @@ class NonlinearCorrelationEntropy:
     def compute(self, a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
         """Nonlinear correlation information entropy of (A, B, F), in [0.80, 1]."""
         check_same_shape(a, b, f)
-        ab = mutual_information(a, b, 2.0) / 8.0
-        af = mutual_information(a, f, 2.0) / 8.0
-        bf = mutual_information(b, f, 2.0) / 8.0
+        la, lb, lf = gray_levels(a), gray_levels(b), gray_levels(f)
+        ab = _terms(_joint_levels(la, lb), 2.0)[0] / 8.0
+        af = _terms(_joint_levels(la, lf), 2.0)[0] / 8.0
+        bf = _terms(_joint_levels(lb, lf), 2.0)[0] / 8.0
         r = np.linalg.eigvalsh(np.array([[1.0, ab, af], [ab, 1.0, bf], [af, bf, 1.0]]))
         p = np.clip(r, 0.0, None) / 3.0
         p = p[p > 0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import as_gray, check_same_shape, flat, gaussian_taps, local_moments
+from ._common import as_gray, block_moments, check_same_shape, flat, gaussian_taps
 
 _K1, _K2 = 0.01, 0.03
 
@@ -23,12 +23,15 @@ def _check_size(shape: tuple[int, ...], window: int, name: str) -> None:
 
 
 def _zero_flat(m: dict[str, np.ndarray], keys: str) -> None:
-    """Exact-arithmetic variances: round-off in flat windows -> 0, and covariances with them."""
-    for k in keys:
-        fl = flat(m[f"s{k}{k}"], m[f"mu{k}"])
-        for name in list(m):
-            if name.startswith("s") and k in name[1:]:
-                m[name] = np.where(fl, 0.0, m[name])
+    """Exact-arithmetic variances: round-off in flat windows -> 0, and covariances with them.
+
+    Zeroes the (co)variance maps in place (they are the caller's own arrays).
+    """
+    flats = {k: flat(m[f"s{k}{k}"], m[f"mu{k}"]) for k in keys}
+    for name, arr in m.items():
+        hit = [flats[k] for k in sorted(set(name[1:])) if k in flats] if name.startswith("s") else []
+        if hit:
+            np.copyto(arr, 0.0, where=hit[0] if len(hit) == 1 else np.logical_or(*hit))
 
 
 class SSIM:
@@ -60,13 +63,20 @@ class SSIM:
         if self.window == "gaussian":
             _check_size(a.shape, 11, "SSIM")
             taps, c1, c2, norm = gaussian_taps(11, 1.5), (_K1 * 255) ** 2, (_K2 * 255) ** 2, 1.0
+            size = 11
         else:
             _check_size(a.shape, 7, "SSIM")
             taps, c1, c2, norm = 7, (_K1 * 2) ** 2, (_K2 * 2) ** 2, 49.0 / 48.0
-        m = local_moments({"A": a, "B": b, "F": f}, pairs, taps)
-        for p, q in pairs:
-            m[f"s{p}{q}"] = m[f"s{p}{q}"] * norm
-        total = float(_ssim_map(m, "A", "F", c1, c2).mean() + _ssim_map(m, "B", "F", c1, c2).mean())
+            size = 7
+
+        def sums(m: dict[str, np.ndarray]) -> tuple[float, float]:
+            for p, q in pairs:
+                m[f"s{p}{q}"] *= norm
+            return float(_ssim_map(m, "A", "F", c1, c2).sum()), float(_ssim_map(m, "B", "F", c1, c2).sum())
+
+        parts = np.array(block_moments({"A": a, "B": b, "F": f}, pairs, taps, sums))
+        count = (a.shape[0] - size + 1) * (a.shape[1] - size + 1)
+        total = float(parts[:, 0].sum() / count + parts[:, 1].sum() / count)
         return total if self.aggregate == "sum" else total / 2.0
 
 
@@ -90,15 +100,19 @@ class PiellaQW:
         _check_size(a.shape, 11, "QW")
         c1, c2 = (_K1 * 255) ** 2, (_K2 * 255) ** 2
         pairs = [("A", "A"), ("B", "B"), ("F", "F"), ("A", "F"), ("B", "F")]
-        m = local_moments({"A": a, "B": b, "F": f}, pairs, gaussian_taps(11, 1.5))
-        _zero_flat(m, "ABF")
-        sa, sb = m["sAA"], m["sBB"]
-        both = (sa + sb) == 0.0
-        sa, sb = np.where(both, 0.5, sa), np.where(both, 0.5, sb)
-        lam = sa / (sa + sb)
-        q = lam * _ssim_map(m, "A", "F", c1, c2) + (1.0 - lam) * _ssim_map(m, "B", "F", c1, c2)
-        cw = np.maximum(sa, sb)
-        return float((cw * q).sum() / cw.sum())
+
+        def sums(m: dict[str, np.ndarray]) -> tuple[float, float]:
+            _zero_flat(m, "ABF")
+            sa, sb = m["sAA"], m["sBB"]
+            both = (sa + sb) == 0.0
+            sa, sb = np.where(both, 0.5, sa), np.where(both, 0.5, sb)
+            lam = sa / (sa + sb)
+            q = lam * _ssim_map(m, "A", "F", c1, c2) + (1.0 - lam) * _ssim_map(m, "B", "F", c1, c2)
+            cw = np.maximum(sa, sb)
+            return float((cw * q).sum()), float(cw.sum())
+
+        parts = np.array(block_moments({"A": a, "B": b, "F": f}, pairs, gaussian_taps(11, 1.5), sums))
+        return float(parts[:, 0].sum() / parts[:, 1].sum())
 
 
 class YangQY:
@@ -122,12 +136,21 @@ class YangQY:
         _check_size(a.shape, 11, "QY")  # metricYang.m's own size check
         c = 2e-16
         pairs = [("A", "A"), ("B", "B"), ("F", "F"), ("A", "B"), ("A", "F"), ("B", "F")]
-        m = local_moments({"A": a, "B": b, "F": f}, pairs, gaussian_taps(7, 1.5))
-        _zero_flat(m, "ABF")
-        s_ab = _ssim_map(m, "A", "B", c, c)
-        s_af = _ssim_map(m, "A", "F", c, c)
-        s_bf = _ssim_map(m, "B", "F", c, c)
-        den = m["sAA"] + m["sBB"]
-        lam = np.divide(m["sAA"], den, out=np.full_like(den, 0.5), where=den > 0)
-        q = np.where(s_ab >= 0.75, lam * s_af + (1.0 - lam) * s_bf, np.maximum(s_af, s_bf))
-        return float(q.mean())
+
+        def sums(m: dict[str, np.ndarray]) -> float:
+            _zero_flat(m, "ABF")
+            s_ab = _ssim_map(m, "A", "B", c, c)
+            s_af = _ssim_map(m, "A", "F", c, c)
+            s_bf = _ssim_map(m, "B", "F", c, c)
+            den = m["sAA"] + m["sBB"]
+            with np.errstate(invalid="ignore"):
+                lam = m["sAA"] / den  # variances >= 0 here: den == 0 only as 0/0, patched
+            np.copyto(lam, 0.5, where=den == 0)
+            similar = s_ab >= 0.75
+            # Either branch as exact 0/1 factors (branch-free, unlike where=); both are finite.
+            q = (lam * s_af + (1.0 - lam) * s_bf) * similar
+            q += np.maximum(s_af, s_bf) * ~similar
+            return float(q.sum())
+
+        parts = block_moments({"A": a, "B": b, "F": f}, pairs, gaussian_taps(7, 1.5), sums)
+        return float(sum(parts) / ((a.shape[0] - 6) * (a.shape[1] - 6)))

@@ -6,7 +6,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._common import as_gray, check_same_shape, fft_valid, filter_valid
+from ._common import as_gray, block_moments, check_same_shape, filter_valid
 
 _SIGMA_NSQ = 2.0  # HVS noise variance of the reference code
 _EPS = 1e-10
@@ -25,24 +25,33 @@ def _taps(scale: int) -> np.ndarray:
 
 
 def _vif_terms(s1: np.ndarray, s2: np.ndarray, s12: np.ndarray) -> tuple[float, float]:
-    """Numerator and denominator sums of one scale, with the reference's guards in its order."""
+    """Numerator and denominator sums of one scale, with the reference's guards.
+
+    The reference's guards in its order: s1, s2 clipped at 0; g = s12 / (s1 + eps) and
+    sv = s2 - g s12; where s1 < eps: g = 0, sv = s2, s1 = 0; where s2 < eps: g = 0, sv = 0;
+    where g < 0: sv = s2, g = 0; then sv = eps where sv <= eps. A pixel whose g ends at 0 adds
+    log10(1) = 0 to the numerator whatever its sv, and one whose s1 ends at 0 adds 0 to the
+    denominator, so only the remaining pixels are evaluated (same sums).
+    """
     s1 = np.maximum(s1, 0.0)
     s2 = np.maximum(s2, 0.0)
     g = s12 / (s1 + _EPS)
+    keep = s1 >= _EPS
+    s1 *= keep  # exact 0/1 factors (branch-free, unlike where=); every term here is finite
+    keep &= s2 >= _EPS
+    keep &= g >= 0
     sv = s2 - g * s12
-    low1 = s1 < _EPS
-    g = np.where(low1, 0.0, g)
-    sv = np.where(low1, s2, sv)
-    s1 = np.where(low1, 0.0, s1)
-    low2 = s2 < _EPS
-    g = np.where(low2, 0.0, g)
-    sv = np.where(low2, 0.0, sv)
-    neg = g < 0
-    sv = np.where(neg, s2, sv)
-    g = np.where(neg, 0.0, g)
-    sv = np.where(sv <= _EPS, _EPS, sv)
-    num = float(np.log10(1.0 + g * g * s1 / (sv + _SIGMA_NSQ)).sum())
-    den = float(np.log10(1.0 + s1 / _SIGMA_NSQ).sum())
+    np.maximum(sv, _EPS, out=sv)
+    sv += _SIGMA_NSQ
+    g *= g
+    g *= s1
+    g /= sv
+    g *= keep
+    g += 1.0
+    num = float(np.log10(g, out=g).sum())
+    s1 /= _SIGMA_NSQ
+    s1 += 1.0
+    den = float(np.log10(s1, out=s1).sum())
     return num, den
 
 
@@ -71,21 +80,22 @@ class VIF:
             raise ValueError(f"VIF needs images of at least 41x41, got {a.shape}")
         img = np.stack([a, b, f])
         num, den = np.zeros(2), np.zeros(2)
+        pairs = [("A", "A"), ("B", "B"), ("F", "F"), ("A", "F"), ("B", "F")]
+
+        def terms(m: dict[str, np.ndarray]) -> tuple[float, float, float, float]:
+            n_a, d_a = _vif_terms(m["sAA"], m["sFF"], m["sAF"])
+            n_b, d_b = _vif_terms(m["sBB"], m["sFF"], m["sBF"])
+            return n_a, d_a, n_b, d_b
+
         for scale in range(1, 5):
             taps = _taps(scale)
             if scale > 1:
                 img = filter_valid(img, taps, step=2)
-            x = np.concatenate([img, img * img, img[:2] * img[2]])  # A B F A^2 B^2 F^2 AF BF
-            # 17 taps: one FFT product beats two separable passes. Its global round-off
-            # (~1e-10 at 8-bit scale) only matters in flat windows, where every term is ~0.
-            mom = fft_valid(x, taps) if scale == 1 else filter_valid(x, taps)
-            mu = mom[:3]
-            var = mom[3:6] - mu * mu
-            for i in (0, 1):
-                cov = mom[6 + i] - mu[i] * mu[2]
-                n_i, d_i = _vif_terms(var[i], var[2], cov)
-                num[i] += n_i
-                den[i] += d_i
+            # Direct separable filtering by row blocks, products formed in cache.
+            parts = block_moments({"A": img[0], "B": img[1], "F": img[2]}, pairs, taps, terms)
+            for n_a, d_a, n_b, d_b in parts:
+                num += (n_a, n_b)
+                den += (d_a, d_b)
         vals = [1.0 if d == 0.0 and n == 0.0 else n / d for n, d in zip(num, den)]
         total = float(sum(vals))
         return total if self.aggregate == "sum" else total / 2.0
