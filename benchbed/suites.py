@@ -406,7 +406,10 @@ def _checked(registry: Registry, kind: str, ref: dict[str, Any], where: str) -> 
             f"{where}: {kind} {spec.name!r} has no parameter(s) {sorted(unknown)}",
             fix=f"use one of {sorted(spec.params)} (see `benchbed info {spec.name}`)",
         )
-    return {"name": spec.name, "version": spec.version, "params": {**spec.params, **ref["params"]}}
+    out = {"name": spec.name, "version": spec.version, "params": {**spec.params, **ref["params"]}}
+    if spec.weights:  # new weights under an old version must not reuse stored results
+        out["weights"] = [w.sha256 for w in spec.weights]
+    return out
 
 
 def _param_suffix(params: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:

@@ -220,6 +220,11 @@ def compute_group(ctx: RunContext, items: list[WorkItem]) -> Iterator[ItemResult
                              artifacts=artifacts, counters=counters)
 
 
+def _weights_key(spec: Any) -> str:
+    """The weights' sha256s: part of an artifact's identity, like the plugin version."""
+    return ",".join(w.sha256 for w in spec.weights)
+
+
 def _message(exc: BaseException) -> str:
     if isinstance(exc, BenchbedError):
         return str(exc)
@@ -249,6 +254,7 @@ def _fuse_item(ctx, item, pair, observations, deg_hashes, restored, counters, ar
     seed = item.seed
     fkey = content_hash(*input_keys, method["fuse"]["name"], fspec.version,
                         json.dumps(method["fuse"]["params"], sort_keys=True), fspec.colour,
+                        _weights_key(fspec),
                         str(seed) if fspec.degradation_aware else "",
                         *(_describe_obs(o) for o in observations) if fspec.degradation_aware
                         else ())
@@ -268,7 +274,8 @@ def _input_image(ctx, method, obs, h, mod, restored, counters, artifacts):  # ty
     if ref["name"] is None:
         return (obs.y if obs.y.shape == obs.clean_shape else resize(obs.y, obs.clean_shape[:2])), h
     rspec = get_registry(ctx.plugin_modules).get("restorer", ref["name"])
-    rkey = content_hash(h, mod, ref["name"], rspec.version, json.dumps(ref["params"], sort_keys=True))
+    rkey = content_hash(h, mod, ref["name"], rspec.version, json.dumps(ref["params"], sort_keys=True),
+                        _weights_key(rspec))
     if rkey not in restored:
         restorer = _obj(ctx, "restorer", ref)
 
