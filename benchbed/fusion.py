@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from benchbed.errors import BenchbedError
 from benchbed.imaging import check_image, is_colour, resize, rgb_to_ycbcr, to_gray, ycbcr_to_rgb
 from benchbed.types import FuserSpec, FusionInputs, Image, Observation
 
@@ -43,3 +44,21 @@ def fuse_with_policy(
     if chroma.shape[:2] != fused.shape[:2]:
         chroma = resize(chroma, fused.shape[:2])
     return ycbcr_to_rgb(np.concatenate([fused[..., None], chroma], axis=2))
+
+
+def source_pair(
+    inputs: FusionInputs, name: str, dtype: type = np.float64
+) -> tuple[np.ndarray, np.ndarray]:
+    """The two sources of a `y-cbcr`/`gray` fuser as HxW arrays of one shape, or a clear error."""
+    a, b = (np.asarray(x, dtype=dtype) for x in inputs.images)
+    if a.ndim != 2 or b.ndim != 2:
+        raise BenchbedError(
+            f"fuser {name!r} got images of shapes {a.shape} and {b.shape}, expected HxW",
+            fix="register it with colour='y-cbcr' or 'gray' so the core passes single channels",
+        )
+    if a.shape != b.shape:
+        raise BenchbedError(
+            f"fuser {name!r} got sources of different sizes {a.shape} and {b.shape}",
+            fix="register (resize) the sources to one size before fusing",
+        )
+    return a, b

@@ -4,24 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchbed.errors import BenchbedError
-from benchbed.types import FusionInputs, Image
-
-
-def source_pair(inputs: FusionInputs, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The two sources as float64 HxW arrays of equal shape (the `y-cbcr`/`gray` contract)."""
-    a, b = (np.asarray(x, dtype=np.float64) for x in inputs.images)
-    if a.ndim != 2 or b.ndim != 2:
-        raise BenchbedError(
-            f"fuser {name!r} got images of shapes {a.shape} and {b.shape}, expected HxW",
-            fix="register it with colour='y-cbcr' or 'gray' so the core passes single channels",
-        )
-    if a.shape != b.shape:
-        raise BenchbedError(
-            f"fuser {name!r} got sources of different sizes {a.shape} and {b.shape}",
-            fix="register (resize) the sources to one size before fusing",
-        )
-    return a, b
+from benchbed.fusion import source_pair  # noqa: F401 - re-exported for the fusers
+from benchbed.types import Image
 
 
 def max_abs(a: np.ndarray, b: np.ndarray) -> np.ndarray:

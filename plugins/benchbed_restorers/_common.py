@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from benchbed import Image, Observation
+from benchbed import Image
 from benchbed.imaging import resize
-from benchbed.operators import find_part
+from benchbed.operators import down_factor  # noqa: F401 - re-exported for the restorers
 
 # Std of 8-bit rounding error: every observation the core hands over is quantised, so even a
 # "noise-free" one carries this much white noise, and a deconvolution must not amplify it.
@@ -26,13 +26,3 @@ def on_clean_grid(image: Image, clean_shape: tuple[int, ...], method: str = "bic
 def finish(image: np.ndarray) -> Image:
     """Clip to [0, 1] as contiguous float32: the restorer output convention."""
     return np.ascontiguousarray(np.clip(image, 0.0, 1.0), dtype=np.float32)
-
-
-def down_factor(observation: Observation) -> int:
-    """The average-pooling factor of the observation's operator (1 when it has none)."""
-    part = find_part(observation.operator, "downsample")
-    if part is not None and hasattr(part, "factor"):
-        return int(part.factor)
-    if observation.y.shape[0] < observation.clean_shape[0]:  # unknown operator: infer from sizes
-        return max(1, round(observation.clean_shape[0] / observation.y.shape[0]))
-    return 1

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchbed import BenchbedError, FusionInputs
+from benchbed import FusionInputs
+from benchbed.fusion import source_pair as _source_pair
 
 # Reflection padding needs a side of at least 2; smaller images are edge-padded up to this.
 MIN_SIDE = 8
@@ -12,19 +13,9 @@ VISIBLE_LIKE = ("vi", "vis", "visible", "rgb", "pet", "spect")
 
 
 def source_pair(inputs: FusionInputs, name: str) -> tuple[np.ndarray, np.ndarray]:
-    """The two sources as float32 HxW arrays of one shape (the `y-cbcr` contract)."""
-    a, b = (np.asarray(x, dtype=np.float32) for x in inputs.images)
-    if a.ndim != 2 or b.ndim != 2:
-        raise BenchbedError(
-            f"fuser {name!r} got images of shapes {a.shape} and {b.shape}, expected HxW",
-            fix="register it with colour='y-cbcr' so the core passes the Y channel",
-        )
-    if a.shape != b.shape:
-        raise BenchbedError(
-            f"fuser {name!r} got sources of different sizes {a.shape} and {b.shape}",
-            fix="register (resize) the sources to one size before fusing",
-        )
-    return a, b
+    """The two sources as float32 HxW arrays of one shape (the networks run in float32)."""
+    return _source_pair(inputs, name, np.float32)
+
 
 
 def grow(image: np.ndarray) -> np.ndarray:

@@ -6,23 +6,14 @@ import math
 
 import numpy as np
 
-from benchbed import Image, Observation
+from benchbed import Image
 from benchbed.imaging import resize
-from benchbed.operators import find_part
+from benchbed.operators import down_factor  # noqa: F401 - re-exported for the restorers
 
 # Std of 8-bit rounding: the observations the core hands over are quantised, so even a
 # "noise-free" one carries this much white noise, which a deconvolution must not amplify.
 QUANT_SIGMA = 1.0 / 255.0 / math.sqrt(12.0)
 
-
-def down_factor(observation: Observation) -> int:
-    """The average-pooling factor of the observation's operator (1 when there is none)."""
-    part = find_part(observation.operator, "downsample")
-    if part is not None and hasattr(part, "factor"):
-        return int(part.factor)
-    if observation.y.shape[0] < observation.clean_shape[0]:  # no operator: infer from sizes
-        return max(1, round(observation.clean_shape[0] / observation.y.shape[0]))
-    return 1
 
 
 def upsample(image: Image, factor: int, clean_shape: tuple[int, ...]) -> Image:
