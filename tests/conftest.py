@@ -10,13 +10,22 @@ import pytest
 REPO = Path(__file__).resolve().parent.parent
 
 
-def shared_data() -> Path | None:
-    """BENCHBED_DATA, or ../shared/datasets next to the checkout, when it exists."""
-    env = os.environ.get("BENCHBED_DATA")
-    for cand in (env, str(REPO.parent / "shared" / "datasets")):
-        if cand and Path(cand).is_dir():
+def _shared(env_var: str, folder: str, marker: str) -> Path | None:
+    """$env_var, else ../shared/<folder> next to the checkout: the first that holds ``marker``."""
+    for cand in (os.environ.get(env_var), str(REPO.parent / "shared" / folder)):
+        if cand and (Path(cand) / marker).exists():
             return Path(cand)
     return None
+
+
+def shared_data(marker: str = ".") -> Path | None:
+    """The shared datasets root (BENCHBED_DATA or ../shared/datasets) holding ``marker``."""
+    return _shared("BENCHBED_DATA", "datasets", marker)
+
+
+def shared_weights(marker: str = ".") -> Path | None:
+    """The shared weights root (BENCHBED_WEIGHTS or ../shared/weights) holding ``marker``."""
+    return _shared("BENCHBED_WEIGHTS", "weights", marker)
 
 
 @pytest.fixture

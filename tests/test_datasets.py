@@ -14,6 +14,7 @@ import numpy as np
 import pluggy
 import pytest
 from benchbed_datasets import DemoDataset, FolderDataset, NamedDataset
+from conftest import shared_data
 from PIL import Image
 
 from benchbed import DataError, hookspecs
@@ -222,10 +223,9 @@ def test_missing_file_corrupt_image_and_size_mismatch(tmp_path):
 
 
 def _shared_root() -> Path:
-    env = os.environ.get("BENCHBED_DATA")
-    root = Path(env) if env else Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"
-    if not (root / "ivf" / "tno").is_dir():
-        pytest.skip(f"shared datasets not found at {root}")
+    root = shared_data("ivf/tno")
+    if root is None:
+        pytest.skip("shared datasets not found (set BENCHBED_DATA)")
     return root.resolve()
 
 

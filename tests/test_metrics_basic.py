@@ -10,11 +10,11 @@ Every expected number below is derived in the comments from the metric's definit
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared_data
 
 from benchbed.registry import Registry
 
@@ -219,11 +219,8 @@ def test_inputs_must_match(metrics: dict) -> None:
 
 
 def _triples_root() -> Path | None:
-    candidates = []
-    if os.environ.get("BENCHBED_DATA"):
-        candidates.append(Path(os.environ["BENCHBED_DATA"]) / "metric_triples")
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "metric_triples")
-    return next((p for p in candidates if p.is_dir()), None)
+    root = shared_data("metric_triples")
+    return root / "metric_triples" if root else None
 
 
 @pytest.mark.shared

@@ -48,12 +48,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from functools import cache
 from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared_data
 
 from benchbed.registry import Registry
 
@@ -621,11 +621,8 @@ GOLDEN: dict[tuple[str, str, str], dict[str, float | None]] = {
 
 def triples_root() -> Path | None:
     """metric_triples under BENCHBED_DATA, else ../shared/datasets next to the checkout."""
-    candidates = []
-    if os.environ.get("BENCHBED_DATA"):
-        candidates.append(Path(os.environ["BENCHBED_DATA"]) / "metric_triples")
-    candidates.append(Path(__file__).resolve().parents[2] / "shared" / "datasets" / "metric_triples")
-    return next((p for p in candidates if (p / "v01_kettle_ADF_128" / "F.png").is_file()), None)
+    root = shared_data("metric_triples/v01_kettle_ADF_128/F.png")
+    return root / "metric_triples" if root else None
 
 
 ROOT = triples_root()

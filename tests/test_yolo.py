@@ -11,13 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, shared_data
+from conftest import shared_data, shared_weights
 
 from benchbed.errors import WeightsError
 from benchbed.registry import get_registry
 
-WEIGHTS = next((p for p in (os.environ.get("BENCHBED_WEIGHTS"), str(REPO.parent / "shared" / "weights"))
-                if p and (Path(p) / "detector" / "yolov8n_int8.onnx").is_file()), None)
+_ROOT = shared_weights("detector/yolov8n_int8.onnx")
+WEIGHTS = str(_ROOT) if _ROOT else None
 
 
 def _has_ultralytics() -> bool:

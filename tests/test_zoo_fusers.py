@@ -8,12 +8,11 @@ skips cleanly when they are absent.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, shared_data
+from conftest import shared_data, shared_weights
 
 from benchbed import FusionInputs
 from benchbed.imaging import read_image, resize, to_gray, to_gray_255
@@ -22,16 +21,9 @@ from benchbed.registry import Registry
 FUSERS = ["ifcnn_max", "ifcnn_mean", "ifcnn_sum", "densefuse", "didfuse", "u2fusion"]
 
 
-def _weights_dir() -> Path | None:
-    for cand in (os.environ.get("BENCHBED_WEIGHTS"), str(REPO.parent / "shared" / "weights")):
-        if cand and (Path(cand) / "fusion").is_dir():
-            return Path(cand)
-    return None
-
-
 @pytest.fixture(scope="module", autouse=True)
 def weights_env() -> None:
-    root = _weights_dir()
+    root = shared_weights("fusion")
     if root is None:
         pytest.skip("shared weights not available (set BENCHBED_WEIGHTS)")
     with pytest.MonkeyPatch.context() as mp:

@@ -7,11 +7,10 @@ shared datasets; skips cleanly when they are absent.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, shared_data
+from conftest import shared_data, shared_weights
 
 from benchbed import BenchbedError, Observation
 from benchbed.imaging import quantise, read_image
@@ -22,16 +21,9 @@ RESTORERS = ["dncnn", "dncnn_blind", "ffdnet", "vdsr", "wiener_dncnn", "zoo_auto
 SIGMA25 = 25.0 / 255.0
 
 
-def _weights_dir() -> Path | None:
-    for cand in (os.environ.get("BENCHBED_WEIGHTS"), str(REPO.parent / "shared" / "weights")):
-        if cand and (Path(cand) / "restoration").is_dir():
-            return Path(cand)
-    return None
-
-
 @pytest.fixture(scope="module", autouse=True)
 def weights_env() -> None:
-    root = _weights_dir()
+    root = shared_weights("restoration")
     if root is None:
         pytest.skip("shared weights not available (set BENCHBED_WEIGHTS)")
     with pytest.MonkeyPatch.context() as mp:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import shared_weights
 
 from benchbed import WeightsRef
 from benchbed.errors import WeightsError
@@ -18,10 +18,10 @@ from benchbed.registry import Registry
 
 
 def _weights_dir() -> Path:
-    for cand in (os.environ.get("BENCHBED_WEIGHTS"), str(REPO.parent / "shared" / "weights")):
-        if cand and (Path(cand) / "restoration").is_dir():
-            return Path(cand)
-    pytest.skip("shared weights not available (set BENCHBED_WEIGHTS)")
+    root = shared_weights("restoration")
+    if root is None:
+        pytest.skip("shared weights not available (set BENCHBED_WEIGHTS)")
+    return root
 
 
 @pytest.fixture(scope="module")
