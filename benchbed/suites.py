@@ -18,26 +18,29 @@ from benchbed.registry import Registry
 
 _NAME = {"type": "string", "minLength": 1}
 _PARAMS = {"type": "object"}
-_PLUGIN_REF = {
-    "oneOf": [
-        _NAME,
-        {
-            "type": "object",
-            "properties": {"name": _NAME, "params": _PARAMS},
-            "required": ["name"],
-            "additionalProperties": False,
-        },
-    ]
-}
+def _named(**extra: Any) -> dict[str, Any]:
+    """A plugin entry: a bare name, or a mapping with `name`, `params` and ``extra`` keys."""
+    return {
+        "oneOf": [
+            _NAME,
+            {
+                "type": "object",
+                "required": ["name"],
+                "additionalProperties": False,
+                "properties": {"name": _NAME, "params": _PARAMS, **extra},
+            },
+        ]
+    }
+
+
+def _list_of(item: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "array", "minItems": 1, "items": item}
+
+
+_PLUGIN_REF = _named()
 _RESTORE = {
     "oneOf": [
-        _NAME,
-        {
-            "type": "object",
-            "properties": {"name": _NAME, "params": _PARAMS},
-            "required": ["name"],
-            "additionalProperties": False,
-        },
+        *_PLUGIN_REF["oneOf"],
         {
             "type": "object",
             "description": "per-modality restorers, e.g. {ir: bm3d, vi: wiener}",
@@ -60,90 +63,32 @@ SCHEMA: dict[str, Any] = {
         "seed": {"type": "integer", "minimum": 0},
         "include": {"type": "array", "items": _NAME},
         "references": {"enum": ["clean", "degraded"]},
-        "datasets": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "oneOf": [
-                    _NAME,
-                    {
-                        "type": "object",
-                        "required": ["name"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "name": _NAME,
-                            "split": {"type": ["string", "null"]},
-                            "limit": {"type": "integer", "minimum": 1},
-                            "params": _PARAMS,
-                        },
-                    },
-                ]
-            },
-        },
-        "degradations": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "oneOf": [
-                    _NAME,
-                    {
-                        "type": "object",
-                        "required": ["name"],
-                        "additionalProperties": False,
-                        "properties": {
-                            "name": _NAME,
-                            "label": _NAME,
-                            "severities": {
-                                "type": "array",
-                                "minItems": 1,
-                                "items": {"type": ["string", "integer", "object"]},
-                            },
-                            "apply_to": {
-                                "oneOf": [
-                                    {"const": "all"},
-                                    {"type": "array", "items": _NAME, "minItems": 1},
-                                ]
-                            },
-                            "params": _PARAMS,
-                        },
-                    },
-                ]
-            },
-        },
-        "methods": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
+        "datasets": _list_of(
+            _named(split={"type": ["string", "null"]}, limit={"type": "integer", "minimum": 1})
+        ),
+        "degradations": _list_of(
+            _named(
+                label=_NAME,
+                severities=_list_of({"type": ["string", "integer", "object"]}),
+                apply_to={
+                    "oneOf": [{"const": "all"}, {"type": "array", "items": _NAME, "minItems": 1}]
+                },
+            )
+        ),
+        "methods": _list_of(
+            {
                 "oneOf": [
                     _NAME,
                     {
                         "type": "object",
                         "required": ["fuse"],
                         "additionalProperties": False,
-                        "properties": {
-                            "fuse": _PLUGIN_REF,
-                            "restore": _RESTORE,
-                            "label": _NAME,
-                        },
+                        "properties": {"fuse": _PLUGIN_REF, "restore": _RESTORE, "label": _NAME},
                     },
                 ]
-            },
-        },
-        "metrics": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "oneOf": [
-                    _NAME,
-                    {
-                        "type": "object",
-                        "properties": {"name": _NAME, "profile": _NAME, "params": _PARAMS},
-                        "required": ["name"],
-                        "additionalProperties": False,
-                    },
-                ]
-            },
-        },
+            }
+        ),
+        "metrics": _list_of(_named(profile=_NAME)),
         "detection": {"$ref": "#/$defs/detection"},
     },
     "$defs": {
