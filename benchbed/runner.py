@@ -150,6 +150,8 @@ def enumerate_items(plan: Plan, registry: Registry, limit: int | None = None) ->
             for deg in data["degradations"]:
                 for sev in deg["severities"]:
                     for method in methods:
+                        if method.get("degradations") and deg["label"] not in method["degradations"]:
+                            continue
                         key = item_key(plan.seed, ds_ref, pair_id, deg, sev, method)
                         items.append(WorkItem(
                             key=key, dataset=ds_ref, pair_id=pair_id, degradation=deg,

@@ -83,7 +83,8 @@ SCHEMA: dict[str, Any] = {
                         "type": "object",
                         "required": ["fuse"],
                         "additionalProperties": False,
-                        "properties": {"fuse": _PLUGIN_REF, "restore": _RESTORE, "label": _NAME},
+                        "properties": {"fuse": _PLUGIN_REF, "restore": _RESTORE, "label": _NAME,
+                                       "degradations": _list_of(_NAME)},
                     },
                 ]
             }
@@ -379,6 +380,37 @@ def method_label(method: Mapping[str, Any], registry: Registry) -> str:
     return ("+".join(unique) if len(unique) > 1 else unique[0]) + ">" + fname
 
 
+def _given_conditions(where: str, degradation: str, ds_specs: list[tuple[str, Any]],
+                      wanted: list[Any] | None) -> dict[str, dict[str, str]]:
+    """The conditions every dataset of the suite ships, checked against the ones asked for."""
+    common: list[str] | None = None
+    for ds_where, spec in ds_specs:
+        if not spec.conditions:
+            raise SuiteError(
+                f"{where}: degradation {degradation!r} reads the dataset's own degraded images, "
+                f"but dataset {spec.name!r} ({ds_where}) ships none",
+                fix="use a synthetic degradation for it, or a dataset that lists conditions "
+                "(`benchbed list dataset`)")
+        common = [c for c in (common or spec.conditions) if c in spec.conditions]
+    levels = {c: {"condition": c} for c in common or []}
+    for sev in wanted or []:
+        if isinstance(sev, dict) or str(sev) not in levels:
+            offered = {spec.name: list(spec.conditions) for _, spec in ds_specs}
+            raise SuiteError(f"{where}: no condition {sev!r} in every dataset of the suite",
+                             fix=f"use conditions the datasets ship: {offered}")
+    return levels
+
+
+def _needs_clean(where: str, degradation: str, ds_specs: list[tuple[str, Any]]) -> None:
+    """A synthetic degradation needs clean sources to degrade."""
+    for ds_where, spec in ds_specs:
+        if not spec.has_clean:
+            raise SuiteError(
+                f"{where}: dataset {spec.name!r} ({ds_where}) has no clean images to apply "
+                f"{degradation!r} to", fix=f"use `{{name: given, severities: "
+                f"{list(spec.conditions)}}}` (its own degraded images) or another dataset")
+
+
 def normalise(
     data: dict[str, Any], registry: Registry, source: str = "", origins: Origins | None = None
 ) -> Plan:
@@ -391,6 +423,7 @@ def normalise(
 
     name = data["name"]
     datasets = []
+    ds_specs: list[tuple[str, Any]] = []
     modalities: set[str] = set()
     for i, entry in enumerate(data["datasets"]):
         ref = _ref(entry)
@@ -412,6 +445,7 @@ def normalise(
             except BenchbedError as exc:
                 raise SuiteError(f"{where}: {exc.message}", fix=exc.fix) from exc
         modalities |= set(mods)
+        ds_specs.append((where, spec))
         datasets.append(ds)
 
     degradations = []
@@ -422,6 +456,10 @@ def normalise(
         spec = registry.get("degradation", deg["name"])
         levels = spec.severities  # type: ignore[attr-defined]
         wanted = entry.get("severities") if isinstance(entry, dict) else None
+        if spec.given:  # type: ignore[attr-defined]
+            levels = _given_conditions(where, deg["name"], ds_specs, wanted)
+        else:
+            _needs_clean(where, deg["name"], ds_specs)
         if wanted is None:
             wanted = list(levels)[:1]
         severities = []
@@ -429,6 +467,9 @@ def normalise(
             if isinstance(sev, dict):
                 label = json.dumps(sev, sort_keys=True)
                 params = dict(sev)
+            elif spec.given:  # type: ignore[attr-defined]
+                label = str(sev)
+                params = {"condition": label}
             else:
                 label = str(sev)
                 if label not in levels:
@@ -439,6 +480,9 @@ def normalise(
                 params = dict(levels[label])
             severities.append({"label": label, "params": params})
         apply_to = entry.get("apply_to", "all") if isinstance(entry, dict) else "all"
+        if apply_to != "all" and spec.given:  # type: ignore[attr-defined]
+            raise SuiteError(f"{where}: `apply_to` does not apply to {deg['name']!r}: the dataset "
+                             "gives both degraded sources", fix="remove `apply_to:`")
         if apply_to != "all":
             bad = sorted(set(apply_to) - modalities)
             if bad:
@@ -488,6 +532,14 @@ def normalise(
             }
         method = {"fuse": fuse, "restore": restore}
         method["label"] = entry.get("label") or method_label(method, registry)
+        if entry.get("degradations"):
+            # A method trained for some degradations only (e.g. ReCoFuse in DRFusion's suite).
+            known = [d["label"] for d in degradations]
+            unknown = [d for d in entry["degradations"] if d not in known]
+            if unknown:
+                raise SuiteError(f"{where}.degradations: {unknown} are not degradations of this "
+                                 "suite", fix=f"use labels among {known}")
+            method["degradations"] = list(entry["degradations"])
         methods.append(method)
     labels = [m["label"] for m in methods]
     dup = sorted({x for x in labels if labels.count(x) > 1})
@@ -509,11 +561,20 @@ def normalise(
             f"{k}={user[k]}" for k in sorted(user))
         metrics.append(m)
 
+    references = data.get("references", "clean")
+    no_clean = [spec.name for _, spec in ds_specs if not spec.has_clean]
+    if references == "clean" and no_clean:
+        raise SuiteError(f"datasets {no_clean} have no clean sources to score against",
+                         fix="set `references: degraded` (metrics against the degraded sources, "
+                         "as the papers must for such data) or remove those datasets")
+    if no_clean and (data.get("detection") or {}).get("protocol") == "clean-reference":
+        raise SuiteError(f"detection: datasets {no_clean} have no clean images for the "
+                         "clean-reference protocol", fix="use `protocol: labels` or remove them")
     norm = {
         "name": name,
         "version": str(data.get("version", 1)),
         "seed": int(data.get("seed", 0)),
-        "references": data.get("references", "clean"),
+        "references": references,
         "datasets": datasets,
         "degradations": degradations,
         "methods": methods,

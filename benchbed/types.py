@@ -37,11 +37,16 @@ def _frozen(mapping: Mapping[str, Any] | None) -> Mapping[str, Any]:
 
 @dataclass(frozen=True)
 class Pair:
-    """Two registered source images of one scene, clean, with optional detection labels."""
+    """Two registered source images of one scene, clean, with optional detection labels.
+
+    ``sources`` is ``None`` for a dataset that ships only degraded images (its DatasetSpec has
+    ``has_clean=False``): such pairs are used through ``observe`` and scored against the
+    degraded sources.
+    """
 
     id: str
     modalities: tuple[str, str]
-    sources: tuple[Image, Image]
+    sources: tuple[Image, Image] | None
     labels: Any = None
     meta: Mapping[str, Any] = field(default_factory=dict)
 
@@ -156,6 +161,9 @@ class DegradationSpec(PluginSpec):
     kind: Kind = "degradation"
     severities: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     linear: bool = True
+    given: bool = False
+    """True: the observations are the dataset's own degraded images (``Dataset.observe``), not
+    synthesised; the severities a suite names are the dataset's ``conditions``."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -216,6 +224,10 @@ class DatasetSpec(PluginSpec):
 
     kind: Kind = "dataset"
     splits: tuple[str, ...] = ("test",)
+    conditions: tuple[str, ...] = ()
+    """Real degradations the dataset ships (read through ``observe``; see DegradationSpec.given)."""
+    has_clean: bool = True
+    """False when the dataset has degraded images only (no clean source to degrade or score)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -279,3 +291,11 @@ class Dataset(Protocol):
 
     def load(self, pair_id: str) -> Pair:
         """Load one pair; corrupt or mismatched files raise DataError."""
+
+
+@runtime_checkable
+class ObservedDataset(Dataset, Protocol):
+    """A dataset that also ships real degraded versions of its pairs (spec ``conditions``)."""
+
+    def observe(self, pair_id: str, condition: str) -> tuple[Observation, Observation]:
+        """The pair's two degraded sources under ``condition``, with their (estimated) models."""

@@ -147,7 +147,32 @@ def _cached(ctx: RunContext, kind: str, key: str, like_ndim: int, compute) -> tu
     return image, True
 
 
-def _degrade(ctx: RunContext, item: WorkItem, pair) -> tuple[Observation, ...]:  # type: ignore[no-untyped-def]
+def _observed(ds: Any, item: WorkItem, pair) -> tuple[Observation, ...]:  # type: ignore[no-untyped-def]
+    """The dataset's own degraded images of the pair under the item's condition (`given`)."""
+    condition = str(item.severity["params"]["condition"])
+    what = f"dataset {item.dataset['name']!r} pair {pair.id!r} condition {condition!r}"
+    if not hasattr(ds, "observe"):
+        raise DataError(f"{what}: the dataset ships no degraded images",
+                        fix="use a synthetic degradation, or a dataset that lists conditions")
+    obs = tuple(ds.observe(pair.id, condition))
+    if len(obs) != 2 or not all(isinstance(o, Observation) for o in obs):
+        raise PluginOutputError(f"{what}: observe() must return two benchbed.Observation",
+                                fix="fix the dataset plugin's observe()")
+    out = []
+    for o, mod in zip(obs, pair.modalities):
+        y = check_image(o.y, f"{what} ({mod})")
+        out.append(replace(o, y=quantise(y)))
+    return tuple(out)
+
+
+def _degrade(ctx: RunContext, item: WorkItem, pair, ds: Any) -> tuple[Observation, ...]:  # type: ignore[no-untyped-def]
+    spec = get_registry(ctx.plugin_modules).get("degradation", item.degradation["name"])
+    if getattr(spec, "given", False):
+        return _observed(ds, item, pair)
+    if pair.sources is None:
+        raise DataError(f"dataset {item.dataset['name']!r} pair {pair.id!r} has no clean sources "
+                        f"to apply {item.degradation['name']!r} to",
+                        fix="use the `given` degradation with this dataset's conditions")
     deg = _obj(ctx, "degradation", item.degradation)
     apply_to = item.degradation["apply_to"]
     out = []
@@ -182,8 +207,10 @@ def compute_group(ctx: RunContext, items: list[WorkItem]) -> Iterator[ItemResult
     try:
         ds = _obj(ctx, "dataset", first.dataset)
         pair = ds.load(first.pair_id)
-        pair_hash = content_hash(*(image_hash(s) for s in pair.sources))
-        observations = _degrade(ctx, first, pair)
+        observations = _degrade(ctx, first, pair, ds)
+        # A degraded-only pair is identified by what the dataset gives for this condition.
+        pair_hash = content_hash(*(image_hash(s) for s in
+                                   (pair.sources or tuple(o.y for o in observations))))
         deg_hashes = []
         for obs, mod in zip(observations, pair.modalities):
             h = content_hash(image_hash(obs.y), _describe_obs(obs))
@@ -238,7 +265,7 @@ def _fuse_item(ctx, item, pair, observations, deg_hashes, restored, counters, ar
                             artifacts)
     fspec = get_registry(ctx.plugin_modules).get("fuser", method["fuse"]["name"])
     fuser = _obj(ctx, "fuser", method["fuse"])
-    out_shape = tuple(pair.sources[0].shape[:2])
+    out_shape = tuple(observations[0].clean_shape[:2])
     if fspec.degradation_aware:
         images = tuple(o.y for o in observations)
         input_keys = [h for h, _ in deg_hashes]
@@ -373,6 +400,9 @@ def _reference_image(ctx, item, pair, references):  # type: ignore[no-untyped-de
     ref = item.detection["reference"]
     if ref["label"] in references:
         return references[ref["label"]]
+    if pair.sources is None:
+        raise DataError(f"{item.dataset['name']}/{pair.id} has no clean images for the "
+                        "clean-reference protocol", fix="use `protocol: labels`")
     if ref.get("source"):
         if ref["source"] not in pair.modalities:
             raise DataError(f"pair {pair.id} has no modality {ref['source']!r} for the reference",
@@ -437,8 +467,11 @@ def _detect_item(ctx, item, pair, image, references) -> list[dict[str, Any]]:  #
 
 def _score(ctx, item, pair, observations, fused) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def]
     if ctx.references == "degraded":
-        refs = [o.y if o.y.shape[:2] == s.shape[:2] else resize(o.y, s.shape[:2])
-                for o, s in zip(observations, pair.sources)]
+        refs = [o.y if o.y.shape[:2] == o.clean_shape[:2] else resize(o.y, o.clean_shape[:2])
+                for o in observations]
+    elif pair.sources is None:
+        raise DataError(f"{item.dataset['name']}/{pair.id} has no clean sources to score against",
+                        fix="set `references: degraded` in the suite")
     else:
         refs = list(pair.sources)
     a, b, f = (to_gray_255(x) for x in (*refs, fused))

@@ -4,6 +4,7 @@
 #     bash benchmarks/publish_leaderboard.sh            # standard suites, --limit 10
 #     LIMIT=20 WORKERS=2 bash benchmarks/publish_leaderboard.sh
 #     SUITES="quickstart sweep-noise" bash benchmarks/publish_leaderboard.sh
+#     SUITES="recofuse-seed:5" ...     # NAME:N runs that suite with --limit N instead of $LIMIT
 #
 # 1. runs each standard suite on the shared data (BENCHBED_DATA, default ../shared/datasets)
 #    with --limit $LIMIT pairs per dataset, into a dedicated store and artifact cache under
@@ -20,7 +21,9 @@ BENCHBED=${BENCHBED:-$ROOT/.venv/bin/benchbed}
 LIMIT=${LIMIT:-10}
 WORKERS=${WORKERS:-1}
 OUT=${OUT:-leaderboard}
-SUITES=${SUITES:-"quickstart drfusion-ivf drfusion-pet-mri recofuse-ivf sweep-noise sweep-blur"}
+# The seed-pair suites are small (2-5 pairs per dataset): they run whole.
+SUITES=${SUITES:-"quickstart drfusion-ivf drfusion-pet-mri recofuse-ivf sweep-noise sweep-blur \
+drfusion-seed-ivf:5 drfusion-seed-pet-mri:5 recofuse-seed:5"}
 export BENCHBED_DATA=${BENCHBED_DATA:-$ROOT/../shared/datasets}
 export BENCHBED_WEIGHTS=${BENCHBED_WEIGHTS:-$ROOT/../shared/weights}
 export BENCHBED_DB=${BENCHBED_DB:-sqlite:///$ROOT/.benchbed/leaderboard.db}
@@ -28,10 +31,13 @@ export BENCHBED_CACHE=${BENCHBED_CACHE:-$ROOT/.benchbed/cache}
 mkdir -p "$ROOT/.benchbed"
 
 publish_args=()
-for suite in $SUITES; do
+for entry in $SUITES; do
+    suite=${entry%%:*}
+    limit=$LIMIT
+    [ "$suite" = "$entry" ] || limit=${entry#*:}
     start=$(date +%s)
-    echo "== run $suite (--limit $LIMIT, --workers $WORKERS)"
-    "$BENCHBED" run "suites/$suite.yaml" --limit "$LIMIT" --workers "$WORKERS" --no-progress \
+    echo "== run $suite (--limit $limit, --workers $WORKERS)"
+    "$BENCHBED" run "suites/$suite.yaml" --limit "$limit" --workers "$WORKERS" --no-progress \
         --no-show
     echo "== $suite: $(( $(date +%s) - start )) s"
     publish_args+=(--suite "$suite")
@@ -42,5 +48,5 @@ find "$OUT" -mindepth 2 -maxdepth 2 -name site.json -print0 | while IFS= read -r
     rm -rf -- "$(dirname "$meta")"
 done
 "$BENCHBED" leaderboard publish "${publish_args[@]}" --out "$OUT" \
-    --note "standard suite on the shared datasets, --limit $LIMIT pairs per dataset (the demo suite uses its built-in pairs); regenerate with: LIMIT=$LIMIT bash benchmarks/publish_leaderboard.sh"
+    --note "standard suite on the shared datasets, --limit $LIMIT pairs per dataset (seed-pair suites: all pairs) (the demo suite uses its built-in pairs); regenerate with: LIMIT=$LIMIT bash benchmarks/publish_leaderboard.sh"
 echo "== published to $OUT/index.html"

@@ -9,8 +9,17 @@ from benchbed import DatasetSpec, hookimpl
 from .catalog import CATALOG, NamedDataset
 from .demo import DemoDataset
 from .folder import FolderDataset
+from .seed import SEED_CATALOG, SeedPairs
 
-__all__ = ["CATALOG", "DemoDataset", "FolderDataset", "NamedDataset", "benchbed_register_datasets"]
+__all__ = [
+    "CATALOG",
+    "SEED_CATALOG",
+    "DemoDataset",
+    "FolderDataset",
+    "NamedDataset",
+    "SeedPairs",
+    "benchbed_register_datasets",
+]
 
 
 def _named_spec(name: str) -> DatasetSpec:
@@ -24,6 +33,23 @@ def _named_spec(name: str) -> DatasetSpec:
         params={"root": None, "resize": None},
         modalities=entry.modalities,
         splits=entry.splits,
+        citation=entry.citation,
+    )
+
+
+def _seed_spec(name: str) -> DatasetSpec:
+    entry = SEED_CATALOG[name]
+    return DatasetSpec(
+        name=name,
+        version="1",
+        summary=f"{entry.summary} (seed_pairs/{entry.folder} under BENCHBED_DATA; conditions "
+        f"{', '.join(entry.conditions)} via the `given` degradation)",
+        factory=partial(SeedPairs, name),
+        params={"root": None},
+        modalities=entry.modalities,
+        splits=("test",),
+        conditions=entry.conditions,
+        has_clean=entry.has_clean,
         citation=entry.citation,
     )
 
@@ -54,4 +80,5 @@ def benchbed_register_datasets() -> list[DatasetSpec]:
             citation="",
         ),
         *(_named_spec(name) for name in CATALOG),
+        *(_seed_spec(name) for name in SEED_CATALOG),
     ]

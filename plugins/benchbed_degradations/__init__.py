@@ -12,6 +12,7 @@ from benchbed import DegradationSpec, hookimpl
 from benchbed_degradations._base import per255
 from benchbed_degradations.blur import Blur
 from benchbed_degradations.composite import SIGMA_FULL_DRFUSION, Composite
+from benchbed_degradations.given import Given
 from benchbed_degradations.lowres import LowResolution
 from benchbed_degradations.noise import Clean, GaussianNoise
 from benchbed_degradations.photometric import Haze, LowContrast, LowLight
@@ -105,6 +106,19 @@ def benchbed_register_degradations() -> list[DegradationSpec]:
             severities={"0": {}},
             linear=True,
             citation="identity observation; reference condition for robustness scores",
+        ),
+        DegradationSpec(
+            name="given",
+            version="1",
+            summary="The dataset's own degraded images (real or shipped with a paper); severities "
+            "are the dataset's conditions, e.g. DRFusion's noise/blur/composite test images.",
+            factory=Given,
+            params={},
+            modalities=("*",),
+            severities={},
+            linear=False,
+            given=True,
+            citation="observations read through Dataset.observe (see `benchbed list dataset`)",
         ),
         DegradationSpec(
             name="gaussian_noise",
