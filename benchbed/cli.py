@@ -68,7 +68,8 @@ def list_cmd(ctx: click.Context, kind: str | None) -> None:
             if k == "fuser":
                 extra = f" [{spec.colour}{', degradation-aware' if spec.degradation_aware else ''}]"
             elif k == "degradation":
-                extra = f" [severities {', '.join(spec.severities)}]"
+                extra = (" [severities: the dataset's conditions]" if spec.given
+                         else f" [severities {', '.join(spec.severities)}]")
             elif k == "metric":
                 extra = f" [{'higher' if spec.higher_is_better else 'lower'} is better]"
             elif k == "dataset":
@@ -86,7 +87,9 @@ def _dataset_extent(spec) -> str:  # type: ignore[no-untyped-def]
             n, lo, hi = ds.describe_sizes(None)
             res = f"{lo[0]}x{lo[1]}" if lo == hi else f"{lo[0]}x{lo[1]}..{hi[0]}x{hi[1]}"
             splits = ", ".join(f"{s} {len(ds.pair_ids(s))}" for s in ds.available_splits())
-            return f" [{n} pairs, {res}; {splits}]"
+            conditions = f"; real degradations {', '.join(spec.conditions)}" if spec.conditions else ""
+            clean = "" if spec.has_clean else "; degraded only"
+            return f" [{n} pairs, {res}; {splits}{conditions}{clean}]"
         ids = ds.pair_ids(None)
         return f" [{len(ids)} pairs, built in]"
     except BenchbedError as exc:

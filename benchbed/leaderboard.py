@@ -575,6 +575,8 @@ class PublishContext:
     examples: bool = True
     note: str = ""
     """Free text shown on the pages (e.g. the --limit the results were produced with)."""
+    detections: pd.DataFrame | None = None
+    """Stored detection rows of the run (``detections_frame``) when the suite scores detection."""
 
     @property
     def metrics(self) -> list[str]:
@@ -607,6 +609,15 @@ class PublishContext:
     def sweep_auc(self) -> pd.DataFrame:
         return sweep_auc_frame(self.summary, clean=self.clean, order=severity_order(self.plan))
 
+    @cached_property
+    def detection(self) -> pd.DataFrame:
+        """Dataset-level P/R/mAP per condition and method (``detection_table``); empty if none."""
+        from benchbed.detection import detection_table
+
+        if self.detections is None or self.detections.empty:
+            return pd.DataFrame()
+        return detection_table(self.detections, config=(self.plan.get("detection") or {}).get("key"))
+
     def conditions(self) -> list[tuple[str, str, str]]:
         """(dataset, degradation, severity) in plan order (clean first)."""
         order = severity_order(self.plan)
@@ -635,12 +646,19 @@ def build_context(sessions: sessionmaker[Session], suite: str, registry: Any, *,
                             fix="check the failures the run printed")
     with sessions() as s:
         plan = dict(s.get(Run, run_id).plan)
+    detections = None
+    if plan.get("detection"):
+        from benchbed.detection import detections_frame
+
+        detections = detections_frame(sessions, suite, run_id)
+        detections = filter_frame(detections, {k: v for k, v in (filters or {}).items()
+                                               if k in detections.columns})
     return PublishContext(
         suite=suite, frame=frame,
         higher_is_better=higher_is_better_map(registry, frame.metric.unique()),
         provenance=provenance(sessions, suite, run_id), plan=plan,
         items=items_frame(sessions, suite, run_id), cache_dir=cache_dir, n_boot=n_boot,
-        seed=seed, examples=examples, note=note,
+        seed=seed, examples=examples, note=note, detections=detections,
     )
 
 

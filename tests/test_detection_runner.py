@@ -218,3 +218,27 @@ def test_shipped_detection_suite_validates() -> None:
         "clean", "gaussian_noise", "gaussian_blur", "composite", "low_light"]
     assert {d["name"]: d["split"] for d in plan.data["datasets"]} == {"msrs": "detection",
                                                                       "llvip": "detection"}
+
+
+def test_published_leaderboard_has_the_detection_figure_and_tables(toy: Path) -> None:
+    suite = toy / "det.yaml"
+    suite.write_text(SUITE)
+    _run(["run", str(suite), "--no-progress"])
+    _run(["leaderboard", "publish", "--suite", "det-toy", "--out", str(toy / "site"),
+          "--no-examples"])
+    folder = toy / "site" / "det-toy"
+    assert (folder / "plots" / "detection.png").stat().st_size > 5000
+    html = (folder / "index.html").read_text()
+    assert 'id="detection"' in html and "plots/detection.png" in html
+    import pandas as pd
+
+    csv = pd.read_csv(folder / "detection.csv")
+    # the same pooled numbers as the leaderboard view: fusion finds both objects, each source one
+    got = {(r.degradation, r.method): r.mAP50 for r in csv.itertuples()}
+    assert got[("clean", "average")] == pytest.approx(0.995)
+    assert got[("gaussian_noise", "ir-only")] == pytest.approx(0.995 / 2)
+    md = (folder / "README.md").read_text()
+    detection_md = md[md.index("## Detection"):md.index("## Files")]
+    # columns in the suite's order (clean first), best value in bold
+    assert "| method | clean@0 | gaussian_noise@1 |" in detection_md
+    assert "**0.995**" in detection_md and "| ir-only | 0.497 | 0.497 |" in detection_md

@@ -42,8 +42,8 @@ def _seed_spec(name: str) -> DatasetSpec:
     return DatasetSpec(
         name=name,
         version="1",
-        summary=f"{entry.summary} (seed_pairs/{entry.folder} under BENCHBED_DATA; conditions "
-        f"{', '.join(entry.conditions)} via the `given` degradation)",
+        summary=f"{entry.summary} (seed_pairs/{entry.folder} under BENCHBED_DATA; degradation "
+        "`given`)",
         factory=partial(SeedPairs, name),
         params={"root": None},
         modalities=entry.modalities,

@@ -120,6 +120,32 @@ class MarkdownPublisher:
             wide = wide[[m for m in metrics if m in wide.columns]].reset_index()
             wide.columns.name = None
             lines += ["Cells: auc (auc_ratio).", "", markdown_table(wide.fillna("—")), ""]
+        det = context.detection
+        if not det.empty:
+            cfg = context.plan.get("detection") or {}
+            lines += ["## Detection", "",
+                      f"Detector {_md(cfg.get('label', '?'))}, protocol "
+                      f"{_md(cfg.get('protocol', '?'))}: mAP@0.5 over every pair of a condition "
+                      "(pooled); P and R at confidence "
+                      f"{fmt(cfg.get('conf', 0.25), 2)}. Rows ending in `-only` are the detector on "
+                      "one source alone. Per-condition P/R/mAP@0.5:0.95: `detection.csv`; figure: "
+                      "`plots/detection.png` (HTML page).", ""]
+            for dataset, sub in det.groupby("dataset", sort=False):
+                wide = sub.assign(condition=sub.degradation.astype(str) + "@"
+                                  + sub.severity.astype(str))
+                present = set(wide.condition)
+                order = [f"{g}@{v}" for d, g, v in context.conditions()
+                         if d == dataset and f"{g}@{v}" in present]
+                order += sorted(present - set(order))
+                wide = wide.pivot_table(index="method", columns="condition", values="mAP50",
+                                        aggfunc="first")[order]
+                wide = wide.loc[wide.mean(axis=1).sort_values(ascending=False).index]
+                cells = pd.DataFrame({
+                    c: ["—" if pd.isna(v) else (f"**{fmt(v, 3)}**" if v == wide[c].max()
+                                                else fmt(v, 3)) for v in wide[c]]
+                    for c in wide.columns}, index=wide.index)
+                lines += [f"### {_md(dataset)}: mAP@0.5", "",
+                          markdown_table(cells.reset_index()), ""]
         lines += ["## Files", "",
                   "`scores.csv` (raw per-item values), `summary.csv`, `mean_ranks.csv`, "
                   "`overall.csv`, `robustness.csv`, `sweep_auc.csv`, `provenance.json`; the HTML "

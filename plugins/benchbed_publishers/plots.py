@@ -139,6 +139,48 @@ def rank_heatmap(mean_ranks: pd.DataFrame, methods: Sequence[str],
     return _save(fig, path, dpi)
 
 
+DETECTION_PANELS = (("mAP50", "mAP@0.5"), ("P", "precision"), ("R", "recall"))
+
+
+def detection_curves(table: pd.DataFrame, conditions: Sequence[tuple[str, str, str]],
+                     methods: Sequence[str], dashed: Sequence[str], title: str, path: Path,
+                     dpi: int = 90) -> Path:
+    """mAP@0.5, precision and recall vs degradation: one row of panels per dataset, one line per
+    method; ``dashed`` methods (single-modality rows) are drawn dashed so fusion stands out."""
+    datasets = list(dict.fromkeys(c[0] for c in conditions))
+    cols = len(DETECTION_PANELS)
+    fig = Figure(figsize=(3.9 * cols, 2.9 * len(datasets) + 0.9), layout="constrained")
+    cmap = _colours(len(methods))
+    for r, dataset in enumerate(datasets):
+        conds = [c for c in conditions if c[0] == dataset]
+        x = {c: i for i, c in enumerate(conds)}
+        sub = table[table.dataset == dataset]
+        for k, (column, name) in enumerate(DETECTION_PANELS):
+            ax = fig.add_subplot(len(datasets), cols, r * cols + k + 1)
+            for j, method in enumerate(methods):
+                rows = sub[sub.method == method]
+                pts = sorted((x[key], float(getattr(row, column)))
+                             for row in rows.itertuples(index=False)
+                             if (key := (str(row.dataset), str(row.degradation),
+                                         str(row.severity))) in x)
+                if not pts:
+                    continue
+                xs, ys = zip(*pts)
+                ax.plot(xs, ys, marker="o", ms=3, lw=1.3, color=cmap[j], label=_text(method),
+                        ls="--" if method in dashed else "-")
+            ax.set_xticks(range(len(conds)), [_text(f"{g}@{s}") for _, g, s in conds],
+                          fontsize=7, rotation=30, ha="right")
+            ax.set_ylim(0, 1)
+            ax.grid(alpha=0.3)
+            ax.tick_params(axis="y", labelsize=7)
+            ax.set_title(_text(f"{dataset}: {name}"), fontsize=9)
+    handles, names = fig.axes[0].get_legend_handles_labels() if fig.axes else ([], [])
+    if handles:
+        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 5), fontsize=8)
+    fig.suptitle(_text(title), fontsize=10)
+    return _save(fig, path, dpi)
+
+
 def _colours(n: int) -> list:
     from matplotlib import colormaps
 

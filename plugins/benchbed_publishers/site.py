@@ -192,6 +192,61 @@ class HtmlPublisher:
                 "attrs": {"dataset": dataset, "degradation": degradation}}})
         return out
 
+    def _detection(self, ctx: Any, plots_dir: Path) -> dict[str, Any] | None:
+        """Detection figure (mAP/P/R vs degradation) and one table per dataset, if scored."""
+        table = ctx.detection
+        if table.empty:
+            return None
+        cfg = ctx.plan.get("detection") or {}
+        dashed = [m["label"] for m in cfg.get("single_modality") or []]
+        conds = _detection_conditions(ctx, table)
+        methods = list(table.groupby("method", sort=False)["mAP50"].mean()
+                       .sort_values(ascending=False).index)
+        name = "detection.png"
+        plots.detection_curves(table, conds, methods, dashed,
+                               f"{ctx.suite}: detection vs degradation ({cfg.get('label', '')})",
+                               plots_dir / name, self.dpi)
+        d = self.digits
+        tables = []
+        for k, dataset in enumerate(dict.fromkeys(c[0] for c in conds)):
+            sub = table[table.dataset == dataset]
+            dconds = [c for c in conds if c[0] == dataset]
+            rows = []
+            for method in methods:
+                cells = [_cell(method)]
+                for c in dconds:
+                    hit = sub[(sub.method == method) & (sub.degradation == c[1])
+                              & (sub.severity == c[2])]
+                    if hit.empty:
+                        cells.append(_cell("—"))
+                        continue
+                    r = hit.iloc[0]
+                    col = sub[(sub.degradation == c[1]) & (sub.severity == c[2])]["mAP50"]
+                    cells.append(_cell(fmt(r.mAP50, d), r.mAP50,
+                                       sub=f"P {fmt(r.P, 3)} · R {fmt(r.R, 3)} · "
+                                           f"50-95 {fmt(r['mAP50-95'], 3)}",
+                                       best=_is_best(r.mAP50, col, True)))
+                rows.append({"attrs": {"method": method,
+                                       "single": "yes" if method in dashed else "no"},
+                             "cells": cells})
+            n_gt = int(sub.groupby(["degradation", "severity"]).n_gt.first().max())
+            n = int(sub.n.max())
+            columns = [{"label": "method", "title": ""}]
+            columns += [{"label": f"{g}@{s} ↑", "title": "mAP@0.5 over all pairs of the condition"}
+                        for _, g, s in dconds]
+            tables.append({"id": f"detection-{k}", "attrs": {"dataset": dataset},
+                           "caption": f"{dataset}: mAP@0.5 ({n} pairs, {n_gt} boxes)",
+                           "columns": columns, "rows": rows})
+        note = (f"Detector {cfg.get('label', '?')}, protocol {cfg.get('protocol', '?')}: "
+                "precision and recall at confidence "
+                f"{fmt(cfg.get('conf', 0.25), 2)} (IoU 0.5) and mAP@0.5 / mAP@0.5:0.95 over every "
+                "pair of a condition (pooled, not averaged per image). Dashed lines are "
+                "single-modality rows (the detector on one source alone).")
+        if cfg.get("protocol") == "clean-reference":
+            note += (" Ground truth = the detector's own boxes on the clean reference image: this "
+                     "measures robustness to the degradation, not absolute accuracy.")
+        return {"plot": f"plots/{name}", "tables": tables, "note": note}
+
     def _examples(self, ctx: Any, folder: Path) -> tuple[list[dict[str, Any]], str]:
         if not ctx.examples:
             return [], "Example images were not requested (--no-examples)."
@@ -281,7 +336,8 @@ class HtmlPublisher:
             title=f"{ctx.suite} — benchbed leaderboard", suite=ctx.suite, lede=lede,
             prov=ctx.provenance, note=ctx.note, overall=self._overall(ctx), heatmap=heatmap,
             conditions=conditions, robustness=self._robustness(ctx),
-            sweeps=self._sweeps(ctx, plots_dir), examples=examples, examples_note=examples_note,
+            sweeps=self._sweeps(ctx, plots_dir), detection=self._detection(ctx, plots_dir),
+            examples=examples, examples_note=examples_note,
             metric_notes=[f"{m} {arrow(hib.get(m, True))}" for m in ctx.metrics], **common)
         written = [folder / "index.html"]
         written[0].write_text(page)
@@ -295,6 +351,14 @@ class HtmlPublisher:
         written.append(write_index(out_dir, env, common))
         written += sorted(plots_dir.glob("*.png")) + sorted((folder / "images").glob("*.png"))
         return written
+
+
+def _detection_conditions(ctx: Any, table: pd.DataFrame) -> list[tuple[str, str, str]]:
+    """The detection table's conditions in the suite's order (clean first)."""
+    known = ctx.conditions()
+    present = {(str(r.dataset), str(r.degradation), str(r.severity))
+               for r in table.itertuples(index=False)}
+    return [c for c in known if c in present] + sorted(present - set(known))
 
 
 def write_index(out_dir: Path, env: Any = None, common: dict[str, Any] | None = None) -> Path:

@@ -18,6 +18,8 @@ FILES = {
     "robustness.csv": "score under degradation / score on clean, per (condition, method, metric)",
     "sweep_auc.csv": "normalised area under the severity curve per (dataset, degradation, method, "
                      "metric)",
+    "detection.csv": "P, R, mAP@0.5, mAP@0.5:0.95 per (condition, method) over the pairs (suites "
+                     "with detection only)",
 }
 
 
@@ -35,6 +37,8 @@ class CsvPublisher:
             "robustness.csv": context.robustness,
             "sweep_auc.csv": context.sweep_auc,
         }
+        if not context.detection.empty:
+            tables["detection.csv"] = context.detection
         written = []
         for name, table in tables.items():
             path = folder / name

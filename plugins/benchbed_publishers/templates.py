@@ -205,6 +205,15 @@ severity 0 when the suite has it), in the metric's units; below it the same area
 </section>
 {% endif %}
 
+{% if detection %}
+<section id="detection">
+<h2>Detection</h2>
+<p class="note">{{ detection.note }}</p>
+{% if detection.plot %}<img class="plot" src="{{ detection.plot }}" alt="mAP@0.5, precision and recall versus degradation">{% endif %}
+{% for t in detection.tables %}{{ table(t) }}{% endfor %}
+</section>
+{% endif %}
+
 <section id="examples">
 <h2>Example fused images</h2>
 {% if examples %}
