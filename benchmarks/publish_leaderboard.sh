@@ -21,9 +21,9 @@ BENCHBED=${BENCHBED:-$ROOT/.venv/bin/benchbed}
 LIMIT=${LIMIT:-10}
 WORKERS=${WORKERS:-1}
 OUT=${OUT:-leaderboard}
-# The seed-pair suites are small (2-5 pairs per dataset): they run whole.
+# The seed-pair suites (2-5 pairs per dataset) and detection-msrs (13 + 6 labelled pairs) run whole.
 SUITES=${SUITES:-"quickstart drfusion-ivf drfusion-pet-mri recofuse-ivf sweep-noise sweep-blur \
-drfusion-seed-ivf:5 drfusion-seed-pet-mri:5 recofuse-seed:5"}
+drfusion-seed-ivf:5 drfusion-seed-pet-mri:5 recofuse-seed:5 detection-msrs:20"}
 export BENCHBED_DATA=${BENCHBED_DATA:-$ROOT/../shared/datasets}
 export BENCHBED_WEIGHTS=${BENCHBED_WEIGHTS:-$ROOT/../shared/weights}
 export BENCHBED_DB=${BENCHBED_DB:-sqlite:///$ROOT/.benchbed/leaderboard.db}
