@@ -242,3 +242,8 @@ def test_published_leaderboard_has_the_detection_figure_and_tables(toy: Path) ->
     # columns in the suite's order (clean first), best value in bold
     assert "| method | clean@0 | gaussian_noise@1 |" in detection_md
     assert "**0.995**" in detection_md and "| ir-only | 0.497 | 0.497 |" in detection_md
+    import json
+
+    # the index names the detection winner too (both fusers find both objects: a tie)
+    winner = json.loads((folder / "site.json").read_text())["winner"]
+    assert winner.endswith("average, maxabs (mAP@0.5)"), winner

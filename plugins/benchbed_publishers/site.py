@@ -342,6 +342,11 @@ class HtmlPublisher:
         written = [folder / "index.html"]
         written[0].write_text(page)
         winners = ctx.overall[ctx.overall.place == 1].method.tolist()
+        if not ctx.detection.empty:
+            # a detection suite is about what the detector sees: name that winner too
+            det_rank = ctx.detection.groupby("method")["rank"].mean()
+            best = det_rank[det_rank == det_rank.min()].index.tolist()
+            winners = [f"{', '.join(winners)} (metrics); {', '.join(best)} (mAP@0.5)"]
         meta = {"suite": ctx.suite, "href": f"{folder.name}/index.html", "datasets": datasets,
                 "conditions": len(ctx.conditions()), "methods": len(methods),
                 "pairs": int(frame.groupby("dataset").pair_id.nunique().sum()),
