@@ -98,6 +98,25 @@ def test_reverse_sampler_with_oracle_noise_recovers_x0(steps):
     assert float((z - x0).abs().mean()) < 0.01 < float((mu - x0).abs().mean())
 
 
+def test_jump_sampler_x0_clip_bounds_an_erroneous_prediction():
+    """Near T the implied z_0 divides by ~eps: a 1% noise error explodes unless clamped."""
+    sde = IRSDE(SDEConfig())
+    g = torch.Generator().manual_seed(0)
+    x0 = 0.2 * torch.randn(1, 4, 8, 8, generator=g)
+    mu = torch.zeros_like(x0)
+    t, s = sde.T, sde.T - 20
+    z = sde.sample_marginal(x0, mu, t, torch.randn(x0.shape, generator=g))
+    eps0 = (z - sde.marginal_mean(x0, mu, t)) / sde.sigma_bar(t)
+    eps = eps0 + 0.01  # slightly wrong
+    assert float((sde.x0_from_noise(z, mu, eps, t) - x0).abs().min()) > 0.3  # 0.01 -> > 0.3
+    clipped = sde.posterior_step(z, mu, eps, t, s, None, x0_limit=0.6)
+    x0_hat = sde.x0_from_noise(z, mu, eps, t).clamp(-0.6, 0.6)
+    torch.testing.assert_close(clipped, sde.posterior_mean(z, x0_hat, mu, t, s))
+    # a correct prediction inside the bound is not changed
+    torch.testing.assert_close(sde.posterior_step(z, mu, eps0, t, s, None, x0_limit=10.0),
+                               sde.posterior_step(z, mu, eps0, t, s, None))
+
+
 def test_sde_timesteps():
     sde = IRSDE(SDEConfig())
     assert sde.timesteps(100) == list(range(100, 0, -1))

@@ -50,11 +50,12 @@ def benchbed_register_fusers() -> list[FuserSpec]:
     return [
         FuserSpec(
             name="recofuse",
-            version="1",
+            # 2: the fewer-step sampler clamps its predicted clean latent (x0_clip)
+            version="2",
             summary=_summary(),
             factory=_factory,
             params={"config": "small", "steps": 100, "device": "cpu", "checkpoint": "",
-                    "edge_pad": 0, "stochastic": True},
+                    "edge_pad": 0, "stochastic": True, "x0_clip": 3.0},
             modalities=("ir", "vi"),
             device="cpu|cuda",
             weights=(ref,) if ref else (),

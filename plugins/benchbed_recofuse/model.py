@@ -73,9 +73,13 @@ class ReCoFuse(nn.Module):
         c = sb**2 / (d**2 * self.eps_skip_var + sb**2)
         return out + c * (x.float() - mu.float()) / sb
 
+    def x0_limit(self, x0_clip: float) -> float | None:
+        """``x0_clip`` training-latent stds (sqrt(eps_skip_var)) as the jump sampler's z_0 bound."""
+        return float(x0_clip) * float(self.eps_skip_var) ** 0.5 if x0_clip > 0 else None
+
     def couple_step(self, z_vis: torch.Tensor, z_ir: torch.Tensor, mu_vis: torch.Tensor,
-                    mu_ir: torch.Tensor, t: int, s: int, noise: tuple[torch.Tensor, torch.Tensor] | None
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
+                    mu_ir: torch.Tensor, t: int, s: int, noise: tuple[torch.Tensor, torch.Tensor] | None,
+                    x0_clip: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
         """One coupled reverse step t -> s: fuse with TIM, then both branches step from z_f."""
         z_f = self.tim(z_vis, z_ir, t)
         eps_v = self.eps("vis", z_f, mu_vis, t)
@@ -89,13 +93,19 @@ class ReCoFuse(nn.Module):
             return (self.sde.reverse_sde_step(z_f, mu_vis, eps_v, t, nv),
                     self.sde.reverse_sde_step(z_f, mu_ir, eps_i, t, ni))
         # Fewer steps than T: jump through the OU bridge posterior at the predicted clean latent.
-        return (self.sde.posterior_step(z_f, mu_vis, eps_v, t, s, nv),
-                self.sde.posterior_step(z_f, mu_ir, eps_i, t, s, ni))
+        lim = self.x0_limit(x0_clip)
+        return (self.sde.posterior_step(z_f, mu_vis, eps_v, t, s, nv, lim),
+                self.sde.posterior_step(z_f, mu_ir, eps_i, t, s, ni, lim))
 
     @torch.no_grad()
     def sample(self, vis: torch.Tensor, ir: torch.Tensor, steps: int | None = None,
-               stochastic: bool = True, generator: torch.Generator | None = None) -> Outputs:
-        """Restore and fuse degraded (B, 1, H, W) images in [0, 1]; returns decoded outputs."""
+               stochastic: bool = True, generator: torch.Generator | None = None,
+               x0_clip: float = 3.0) -> Outputs:
+        """Restore and fuse degraded (B, 1, H, W) images in [0, 1]; returns decoded outputs.
+
+        ``x0_clip`` bounds the predicted clean latent of the fewer-step (jump) sampler in
+        training-latent stds (0 = off); the T-step Euler-Maruyama sampler does not use it.
+        """
         size = tuple(vis.shape[-2:])
         mu_v, h_v = self.ae.encode(vis)
         mu_i, h_i = self.ae.encode(ir)
@@ -108,7 +118,7 @@ class ReCoFuse(nn.Module):
         ts = self.sde.timesteps(steps or self.sde.T)
         for t, s in zip(ts, [*ts[1:], 0]):
             noise = (randn(z_v), randn(z_i)) if stochastic else None
-            z_v, z_i = self.couple_step(z_v, z_i, mu_v, mu_i, t, s, noise)
+            z_v, z_i = self.couple_step(z_v, z_i, mu_v, mu_i, t, s, noise, x0_clip)
         z_f = self.tim(z_v, z_i, 0)
         h_f = [(a + b) / 2 for a, b in zip(h_v, h_i)]
         return Outputs(fused=self.ae.decode(z_f, h_f, size), vis=self.ae.decode(z_v, h_v, size),
@@ -123,7 +133,7 @@ PAD_MULTIPLE = 128
 @torch.no_grad()
 def run_pair(model: ReCoFuse, vis: torch.Tensor, ir: torch.Tensor, steps: int | None = None,
              stochastic: bool = True, generator: torch.Generator | None = None, edge_pad: int = 0,
-             multiple: int = PAD_MULTIPLE) -> Outputs:
+             multiple: int = PAD_MULTIPLE, x0_clip: float = 3.0) -> Outputs:
     """Edge-pad (H, W) tensors bottom/right by ``edge_pad`` and up to ``multiple``, sample, crop back."""
     h, w = vis.shape[-2:]
     ph, pw = (-(h + edge_pad)) % multiple + edge_pad, (-(w + edge_pad)) % multiple + edge_pad
@@ -131,7 +141,8 @@ def run_pair(model: ReCoFuse, vis: torch.Tensor, ir: torch.Tensor, steps: int | 
     def pad(x: torch.Tensor) -> torch.Tensor:
         return nnf.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
 
-    out = model.sample(pad(vis), pad(ir), steps=steps, stochastic=stochastic, generator=generator)
+    out = model.sample(pad(vis), pad(ir), steps=steps, stochastic=stochastic, generator=generator,
+                       x0_clip=x0_clip)
     return Outputs(*(t[..., :h, :w] for t in (out.fused, out.vis, out.ir)))
 
 

@@ -126,9 +126,17 @@ class IRSDE:
         return (xt - mu - self.sigma_bar(t) * eps) / self.decay(t) + mu
 
     def posterior_step(self, xt: torch.Tensor, mu: torch.Tensor, eps: torch.Tensor,
-                       t: int, s: int, noise: torch.Tensor | None) -> torch.Tensor:
-        """Jump t -> s < t through the bridge posterior at the predicted z_0 (fewer-step sampler)."""
+                       t: int, s: int, noise: torch.Tensor | None,
+                       x0_limit: float | None = None) -> torch.Tensor:
+        """Jump t -> s < t through the bridge posterior at the predicted z_0 (fewer-step sampler).
+
+        Near t = T the predicted z_0 divides by e^{-bar_theta_t dt} (about ``eps``), so a small
+        noise-prediction error becomes a huge z_0 and the jumps diverge; ``x0_limit`` clamps
+        z_0 - mu elementwise to +-x0_limit first (the latent analogue of DDPM's clipped x_0).
+        """
         x0 = self.x0_from_noise(xt, mu, eps, t)
+        if x0_limit is not None:
+            x0 = mu + (x0 - mu).clamp(-x0_limit, x0_limit)
         mean = self.posterior_mean(xt, x0, mu, t, s)
         if noise is None or s == 0:
             return mean

@@ -58,7 +58,7 @@ def _metrics() -> dict[str, Any]:
 
 
 def validate(model: ReCoFuse, steps: int = 20, limit: int | None = None, device: str = "cpu",
-             seed: int = 0) -> dict[str, Any]:
+             seed: int = 0, x0_clip: float = 3.0) -> dict[str, Any]:
     """Mean restoration PSNR (Y) and fused EN/SD/MI (vs HQ sources) over the seed pairs."""
     from benchbed.imaging import read_image
 
@@ -73,7 +73,7 @@ def validate(model: ReCoFuse, steps: int = 20, limit: int | None = None, device:
         img = {k: luma(read_image(p)) for k, p in paths.items()}
         tens = [torch.from_numpy(img[k])[None, None].to(dev) for k in ("vi_lq", "ir_lq")]
         gen = torch.Generator(device=dev).manual_seed(seed)
-        out = run_pair(model, tens[0], tens[1], steps=steps, generator=gen)
+        out = run_pair(model, tens[0], tens[1], steps=steps, generator=gen, x0_clip=x0_clip)
         # A diverged sampler gives inf/NaN; score it as the saturated image it decodes to.
         fused, vis, ir = (torch.nan_to_num(t[0, 0].float(), nan=0.0, posinf=1.0, neginf=0.0)
                           .clamp(0, 1).cpu().numpy() for t in (out.fused, out.vis, out.ir))
@@ -88,6 +88,7 @@ def validate(model: ReCoFuse, steps: int = 20, limit: int | None = None, device:
     keys = [k for k in rows[0] if k not in ("pair", "finite")] if rows else []
     finite = sum(bool(r.pop("finite")) for r in rows)
     return {"pairs": len(rows), "finite_outputs": finite, "sampling_steps": steps,
+            "x0_clip": x0_clip,
             "source": str(root.name),
             "mean": {k: round(float(np.mean([r[k] for r in rows])), 4) for k in keys},
             "per_pair": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()}
