@@ -618,6 +618,13 @@ class PublishContext:
             return pd.DataFrame()
         return detection_table(self.detections, config=(self.plan.get("detection") or {}).get("key"))
 
+    def detection_conditions(self) -> list[tuple[str, str, str]]:
+        """The detection table's (dataset, degradation, severity) in plan order (clean first)."""
+        known = self.conditions()
+        present = {(str(r.dataset), str(r.degradation), str(r.severity))
+                   for r in self.detection.itertuples(index=False)}
+        return [c for c in known if c in present] + sorted(present - set(known))
+
     def conditions(self) -> list[tuple[str, str, str]]:
         """(dataset, degradation, severity) in plan order (clean first)."""
         order = severity_order(self.plan)

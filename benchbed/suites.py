@@ -467,9 +467,6 @@ def normalise(
             if isinstance(sev, dict):
                 label = json.dumps(sev, sort_keys=True)
                 params = dict(sev)
-            elif spec.given:  # type: ignore[attr-defined]
-                label = str(sev)
-                params = {"condition": label}
             else:
                 label = str(sev)
                 if label not in levels:

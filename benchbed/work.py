@@ -28,7 +28,7 @@ from benchbed.imaging import (
 )
 from benchbed.operators import Identity
 from benchbed.registry import get_registry
-from benchbed.types import Image, Observation
+from benchbed.types import Image, Observation, ObservedDataset
 
 
 def derive_seed(*parts: object) -> int:
@@ -151,18 +151,19 @@ def _observed(ds: Any, item: WorkItem, pair) -> tuple[Observation, ...]:  # type
     """The dataset's own degraded images of the pair under the item's condition (`given`)."""
     condition = str(item.severity["params"]["condition"])
     what = f"dataset {item.dataset['name']!r} pair {pair.id!r} condition {condition!r}"
-    if not hasattr(ds, "observe"):
+    if not isinstance(ds, ObservedDataset):
         raise DataError(f"{what}: the dataset ships no degraded images",
                         fix="use a synthetic degradation, or a dataset that lists conditions")
     obs = tuple(ds.observe(pair.id, condition))
     if len(obs) != 2 or not all(isinstance(o, Observation) for o in obs):
         raise PluginOutputError(f"{what}: observe() must return two benchbed.Observation",
                                 fix="fix the dataset plugin's observe()")
-    out = []
-    for o, mod in zip(obs, pair.modalities):
-        y = check_image(o.y, f"{what} ({mod})")
-        out.append(replace(o, y=quantise(y)))
-    return tuple(out)
+    return tuple(_stored(o, f"{what} ({mod})") for o, mod in zip(obs, pair.modalities))
+
+
+def _stored(obs: Observation, what: str) -> Observation:
+    """The observation as the run keeps it: a checked image, quantised to 8 bits."""
+    return replace(obs, y=quantise(check_image(obs.y, what)))
 
 
 def _degrade(ctx: RunContext, item: WorkItem, pair, ds: Any) -> tuple[Observation, ...]:  # type: ignore[no-untyped-def]
@@ -190,8 +191,7 @@ def _degrade(ctx: RunContext, item: WorkItem, pair, ds: Any) -> tuple[Observatio
                 f"degradation {item.degradation['name']!r} returned {type(obs).__name__}",
                 fix="return benchbed.Observation",
             )
-        y = check_image(obs.y, f"degradation {item.degradation['name']!r}")
-        out.append(replace(obs, y=quantise(y)))
+        out.append(_stored(obs, f"degradation {item.degradation['name']!r}"))
     return tuple(out)
 
 

@@ -130,13 +130,11 @@ class MarkdownPublisher:
                       f"{fmt(cfg.get('conf', 0.25), 2)}. Rows ending in `-only` are the detector on "
                       "one source alone. Per-condition P/R/mAP@0.5:0.95: `detection.csv`; figure: "
                       "`plots/detection.png` (HTML page).", ""]
+            conds = context.detection_conditions()
             for dataset, sub in det.groupby("dataset", sort=False):
                 wide = sub.assign(condition=sub.degradation.astype(str) + "@"
                                   + sub.severity.astype(str))
-                present = set(wide.condition)
-                order = [f"{g}@{v}" for d, g, v in context.conditions()
-                         if d == dataset and f"{g}@{v}" in present]
-                order += sorted(present - set(order))
+                order = [f"{g}@{v}" for d, g, v in conds if d == dataset]
                 wide = wide.pivot_table(index="method", columns="condition", values="mAP50",
                                         aggfunc="first")[order]
                 wide = wide.loc[wide.mean(axis=1).sort_values(ascending=False).index]

@@ -199,7 +199,7 @@ class HtmlPublisher:
             return None
         cfg = ctx.plan.get("detection") or {}
         dashed = [m["label"] for m in cfg.get("single_modality") or []]
-        conds = _detection_conditions(ctx, table)
+        conds = ctx.detection_conditions()
         methods = list(table.groupby("method", sort=False)["mAP50"].mean()
                        .sort_values(ascending=False).index)
         name = "detection.png"
@@ -356,14 +356,6 @@ class HtmlPublisher:
         written.append(write_index(out_dir, env, common))
         written += sorted(plots_dir.glob("*.png")) + sorted((folder / "images").glob("*.png"))
         return written
-
-
-def _detection_conditions(ctx: Any, table: pd.DataFrame) -> list[tuple[str, str, str]]:
-    """The detection table's conditions in the suite's order (clean first)."""
-    known = ctx.conditions()
-    present = {(str(r.dataset), str(r.degradation), str(r.severity))
-               for r in table.itertuples(index=False)}
-    return [c for c in known if c in present] + sorted(present - set(known))
 
 
 def write_index(out_dir: Path, env: Any = None, common: dict[str, Any] | None = None) -> Path:
