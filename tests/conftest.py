@@ -28,6 +28,21 @@ def shared_weights(marker: str = ".") -> Path | None:
     return _shared("BENCHBED_WEIGHTS", "weights", marker)
 
 
+def use_shared_weights(marker: str):  # type: ignore[no-untyped-def]
+    """A module-wide autouse fixture: BENCHBED_WEIGHTS set to the shared root, else skip."""
+
+    @pytest.fixture(scope="module", autouse=True)
+    def weights_env():  # type: ignore[no-untyped-def]
+        root = shared_weights(marker)
+        if root is None:
+            pytest.skip("shared weights not available (set BENCHBED_WEIGHTS)")
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("BENCHBED_WEIGHTS", str(root))
+            yield
+
+    return weights_env
+
+
 @pytest.fixture
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A fresh working directory with its own store and cache."""

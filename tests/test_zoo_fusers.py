@@ -12,7 +12,7 @@ import os
 import numpy as np
 import pytest
 import torch
-from conftest import shared_data, shared_weights
+from conftest import shared_data, use_shared_weights
 
 from benchbed import FusionInputs
 from benchbed.imaging import read_image, resize, to_gray, to_gray_255
@@ -21,14 +21,7 @@ from benchbed.registry import Registry
 FUSERS = ["ifcnn_max", "ifcnn_mean", "ifcnn_sum", "densefuse", "didfuse", "u2fusion"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def weights_env() -> None:
-    root = shared_weights("fusion")
-    if root is None:
-        pytest.skip("shared weights not available (set BENCHBED_WEIGHTS)")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BENCHBED_WEIGHTS", str(root))
-        yield
+weights_env = use_shared_weights("fusion")
 
 
 @pytest.fixture(scope="module")

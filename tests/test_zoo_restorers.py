@@ -10,7 +10,7 @@ import os
 
 import numpy as np
 import pytest
-from conftest import shared_data, shared_weights
+from conftest import shared_data, use_shared_weights
 
 from benchbed import BenchbedError, Observation
 from benchbed.imaging import quantise, read_image
@@ -21,14 +21,7 @@ RESTORERS = ["dncnn", "dncnn_blind", "ffdnet", "vdsr", "wiener_dncnn", "zoo_auto
 SIGMA25 = 25.0 / 255.0
 
 
-@pytest.fixture(scope="module", autouse=True)
-def weights_env() -> None:
-    root = shared_weights("restoration")
-    if root is None:
-        pytest.skip("shared weights not available (set BENCHBED_WEIGHTS)")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("BENCHBED_WEIGHTS", str(root))
-        yield
+weights_env = use_shared_weights("restoration")
 
 
 @pytest.fixture(scope="module")
