@@ -18,6 +18,7 @@ from benchbed.types import (
     PublisherSpec,
     RestorerSpec,
     WeightsRef,
+    lazy,
 )
 
 __version__ = "0.1.0"
@@ -43,4 +44,5 @@ __all__ = [
     "WeightsRef",
     "__version__",
     "hookimpl",
+    "lazy",
 ]

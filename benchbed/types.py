@@ -5,8 +5,10 @@ Image convention: ``numpy.float32`` arrays, HxW (gray) or HxWx3 (RGB), values in
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
@@ -89,6 +91,17 @@ class WeightsRef:
 
     path: str
     sha256: str
+
+
+def lazy(target: str, *args: Any, **kwargs: Any) -> Callable[..., Any]:
+    """A spec factory that imports ``"package.module:Name"`` on its first call and returns
+    ``Name(*args, **kwargs, **params)``: listing plugins never imports torch or the like."""
+    return partial(_build_lazy, target, args, kwargs)
+
+
+def _build_lazy(target: str, args: tuple[Any, ...], kwargs: dict[str, Any], **params: Any) -> Any:
+    module, _, attr = target.partition(":")
+    return getattr(importlib.import_module(module), attr)(*args, **kwargs, **params)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchbed import FuserSpec, hookimpl
+from benchbed import FuserSpec, hookimpl, lazy
 
 CITATION = (
     "Shi, Liu, Wu, Cheng, Li, Chen, 'Degradation-Robust Fusion: An Efficient Degradation-Aware "
@@ -46,18 +46,6 @@ def _weights_tag() -> str:
     return hashlib.sha256("".join(shas).encode()).hexdigest()[:8]
 
 
-def _fuser(**params: Any) -> Any:
-    from benchbed_drfusion.fuser import DRFusionFuser
-
-    return DRFusionFuser(**params)
-
-
-def _fuser_noconstraint(**params: Any) -> Any:
-    from benchbed_drfusion.fuser import DRFusionFuser
-
-    return DRFusionFuser(constraint=False, **params)
-
-
 def _train(**options: Any) -> Any:
     from benchbed_drfusion.train import train
 
@@ -75,9 +63,9 @@ def benchbed_register_fusers() -> list[FuserSpec]:
         FuserSpec(name="drfusion", version=version,
                   summary="DRFusion: DDIM (T steps) with implicit denoising and the joint "
                           "observation-model correction x - Sigma_t A^+(A x - y); any linear operator",
-                  factory=_fuser, trainer=_train, **common),
+                  factory=lazy("benchbed_drfusion.fuser:DRFusionFuser"), trainer=_train, **common),
         FuserSpec(name="drfusion-noconstraint", version=version,
                   summary="DRFusion without the observation-model correction (paper Table 3 "
                           "ablation; same network, correction removed at sampling)",
-                  factory=_fuser_noconstraint, **common),
+                  factory=lazy("benchbed_drfusion.fuser:DRFusionFuser", constraint=False), **common),
     ]

@@ -7,39 +7,7 @@ so that listing plugins stays fast.
 
 from __future__ import annotations
 
-from typing import Any
-
-from benchbed import FuserSpec, hookimpl
-
-
-def _average(**params: Any) -> Any:
-    from .simple import AverageFuser
-
-    return AverageFuser(**params)
-
-
-def _maxabs(**params: Any) -> Any:
-    from .simple import MaxAbsFuser
-
-    return MaxAbsFuser(**params)
-
-
-def _laplacian(**params: Any) -> Any:
-    from .pyramid import LaplacianPyramidFuser
-
-    return LaplacianPyramidFuser(**params)
-
-
-def _wavelet(**params: Any) -> Any:
-    from .wavelet import WaveletFuser
-
-    return WaveletFuser(**params)
-
-
-def _gff(**params: Any) -> Any:
-    from .gff import GuidedFilteringFuser
-
-    return GuidedFilteringFuser(**params)
+from benchbed import FuserSpec, hookimpl, lazy
 
 
 @hookimpl
@@ -50,7 +18,7 @@ def benchbed_register_fusers() -> list[FuserSpec]:
             name="average",
             version="1",
             summary="Pixel-wise average (A + B) / 2",
-            factory=_average,
+            factory=lazy("benchbed_fusers.simple:AverageFuser"),
             colour="y-cbcr",
             citation="Baseline: arithmetic mean of the sources",
         ),
@@ -58,7 +26,7 @@ def benchbed_register_fusers() -> list[FuserSpec]:
             name="maxabs",
             version="1",
             summary="Pixel-wise max-absolute selection (= max rule for intensities)",
-            factory=_maxabs,
+            factory=lazy("benchbed_fusers.simple:MaxAbsFuser"),
             colour="y-cbcr",
             citation="Baseline: choose-max selection rule, e.g. Burt & Kolczynski, ICCV 1993",
         ),
@@ -66,7 +34,7 @@ def benchbed_register_fusers() -> list[FuserSpec]:
             name="laplacian",
             version="1",
             summary="Laplacian pyramid: base averaged, detail bands by max-absolute",
-            factory=_laplacian,
+            factory=lazy("benchbed_fusers.pyramid:LaplacianPyramidFuser"),
             params={"levels": 4},
             colour="y-cbcr",
             citation=(
@@ -79,7 +47,7 @@ def benchbed_register_fusers() -> list[FuserSpec]:
             name="wavelet",
             version="1",
             summary="DWT (PyWavelets): approximation averaged, details by max-absolute",
-            factory=_wavelet,
+            factory=lazy("benchbed_fusers.wavelet:WaveletFuser"),
             params={"wavelet": "db2", "levels": 3},
             colour="y-cbcr",
             citation=(
@@ -91,7 +59,7 @@ def benchbed_register_fusers() -> list[FuserSpec]:
             name="gff",
             version="1",
             summary="Guided filtering fusion: two-scale, guided-filter-refined saliency weights",
-            factory=_gff,
+            factory=lazy("benchbed_fusers.gff:GuidedFilteringFuser"),
             params={"r1": 45, "eps1": 0.3, "r2": 7, "eps2": 1e-6},
             colour="y-cbcr",
             citation=(

@@ -9,29 +9,9 @@ published into ``out_dir`` so far. Heavy imports (matplotlib, jinja2) happen on 
 
 from __future__ import annotations
 
-from typing import Any
-
-from benchbed import PublisherSpec, hookimpl
+from benchbed import PublisherSpec, hookimpl, lazy
 
 __all__ = ["benchbed_register_publishers"]
-
-
-def _markdown(**params: Any) -> Any:
-    from .markdown import MarkdownPublisher
-
-    return MarkdownPublisher(**params)
-
-
-def _csv(**params: Any) -> Any:
-    from .tables import CsvPublisher
-
-    return CsvPublisher(**params)
-
-
-def _html(**params: Any) -> Any:
-    from .site import HtmlPublisher
-
-    return HtmlPublisher(**params)
 
 
 @hookimpl
@@ -39,17 +19,19 @@ def benchbed_register_publishers() -> list[PublisherSpec]:
     """The publishers this package provides."""
     return [
         PublisherSpec(
-            name="markdown", version="1", factory=_markdown, params={"digits": 4},
+            name="markdown", version="1", factory=lazy("benchbed_publishers.markdown:MarkdownPublisher"),
+            params={"digits": 4},
             summary="<suite>/README.md: provenance, overall ranking, per-condition tables with "
                     "95% CIs, robustness and severity-sweep areas",
         ),
         PublisherSpec(
-            name="csv", version="1", factory=_csv, params={},
+            name="csv", version="1", factory=lazy("benchbed_publishers.tables:CsvPublisher"), params={},
             summary="<suite>/*.csv (scores per item, summary with CIs and ranks, mean ranks, "
                     "robustness, sweep AUC) and provenance.json, full precision",
         ),
         PublisherSpec(
-            name="html", version="1", factory=_html, params={"digits": 4, "dpi": 90},
+            name="html", version="1", factory=lazy("benchbed_publishers.site:HtmlPublisher"),
+            params={"digits": 4, "dpi": 90},
             summary="static site: index.html + <suite>/index.html with sortable tables, best "
                     "values, CIs, matplotlib plots, example fused images and provenance",
         ),

@@ -8,19 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchbed import FuserSpec, hookimpl
+from benchbed import FuserSpec, hookimpl, lazy
 
 CITATION = (
     "H. Zhang et al., 'ReCoFuse: Ultra-Robust Image Fusion via Restorative Multi-Modal Diffusion "
     "Reciprocal Coupling', CVPR 2026; code github.com/HaoZhang1018/ReCoFuse @ 690a90b (no weights); "
     "IR-SDE: Luo et al., ICML 2023"
 )
-
-
-def _factory(**params: Any) -> Any:
-    from benchbed_recofuse.fuser import ReCoFuseFuser
-
-    return ReCoFuseFuser(**params)
 
 
 def _trainer(**options: Any) -> Any:
@@ -53,7 +47,7 @@ def benchbed_register_fusers() -> list[FuserSpec]:
             # 2: the fewer-step sampler clamps its predicted clean latent (x0_clip)
             version="2",
             summary=_summary(),
-            factory=_factory,
+            factory=lazy("benchbed_recofuse.fuser:ReCoFuseFuser"),
             params={"config": "small", "steps": 100, "device": "cpu", "checkpoint": "",
                     "edge_pad": 0, "stochastic": True, "x0_clip": 3.0},
             modalities=("ir", "vi"),

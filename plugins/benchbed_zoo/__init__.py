@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchbed import FuserSpec, RestorerSpec, hookimpl
+from benchbed import FuserSpec, RestorerSpec, hookimpl, lazy
 
 from . import _refs
 
@@ -51,100 +51,39 @@ U2FUSION_CITE = (
 DEVICE = "cpu|cuda"
 
 
-def _dncnn(**params: Any) -> Any:
-    from .dncnn import DnCNNRestorer
-
-    return DnCNNRestorer("s25", **params)
-
-
-def _dncnn_blind(**params: Any) -> Any:
-    from .dncnn import DnCNNRestorer
-
-    return DnCNNRestorer("blind", **params)
-
-
-def _ffdnet(**params: Any) -> Any:
-    from .ffdnet import FFDNetRestorer
-
-    return FFDNetRestorer(**params)
-
-
-def _vdsr(**params: Any) -> Any:
-    from .vdsr import VDSRRestorer
-
-    return VDSRRestorer(**params)
-
-
-def _wiener_dncnn(**params: Any) -> Any:
-    from .pnp import WienerDenoiser
-
-    return WienerDenoiser(**params)
-
-
-def _zoo_auto(**params: Any) -> Any:
-    from .auto import ZooAuto
-
-    return ZooAuto(**params)
-
-
-def _ifcnn(rule: str) -> Any:
-    def factory(**params: Any) -> Any:
-        from .ifcnn import IFCNNFuser
-
-        return IFCNNFuser(rule, **params)
-
-    return factory
-
-
-def _densefuse(**params: Any) -> Any:
-    from .densefuse import DenseFuseFuser
-
-    return DenseFuseFuser(**params)
-
-
-def _didfuse(**params: Any) -> Any:
-    from .didfuse import DIDFuseFuser
-
-    return DIDFuseFuser(**params)
-
-
-def _u2fusion(**params: Any) -> Any:
-    from .u2fusion import U2FusionFuser
-
-    return U2FusionFuser(**params)
-
-
 @hookimpl
 def benchbed_register_restorers() -> list[RestorerSpec]:
     """DnCNN-S/-B, FFDNet, VDSR, PnP deblurring and the learned cascade."""
     common: dict[str, Any] = {"version": "1", "device": DEVICE}
     return [
         RestorerSpec(
-            name="dncnn", factory=_dncnn, params={"device": "cpu"},
+            name="dncnn", factory=lazy("benchbed_zoo.dncnn:DnCNNRestorer", "s25"), params={"device": "cpu"},
             summary="DnCNN-S, gray Gaussian denoiser trained at sigma 25 (RGB: per channel); "
                     "Set12 sigma 25: 30.48 dB",
             handles=("gaussian_noise", "composite"), weights=(_refs.DNCNN_S25,),
             citation=DNCNN_CITE, **common),
         RestorerSpec(
-            name="dncnn_blind", factory=_dncnn_blind, params={"device": "cpu"},
+            name="dncnn_blind", factory=lazy("benchbed_zoo.dncnn:DnCNNRestorer", "blind"),
+            params={"device": "cpu"},
             summary="DnCNN-B, blind gray Gaussian denoiser (sigma 0-55; RGB: per channel); "
                     "Set12 sigma 25: 30.38 dB",
             handles=("gaussian_noise", "composite"), weights=(_refs.DNCNN_BLIND,),
             citation=DNCNN_CITE, **common),
         RestorerSpec(
-            name="ffdnet", factory=_ffdnet, params={"sigma": None, "device": "cpu"},
+            name="ffdnet", factory=lazy("benchbed_zoo.ffdnet:FFDNetRestorer"),
+            params={"sigma": None, "device": "cpu"},
             summary="FFDNet gray with a noise-level map at the observation's sigma (``sigma`` "
                     "overrides; RGB: per channel); Set12 sigma 25: 30.45 dB",
             handles=("gaussian_noise", "composite"), weights=(_refs.FFDNET_GRAY,),
             citation=FFDNET_CITE, **common),
         RestorerSpec(
-            name="vdsr", factory=_vdsr, params={"device": "cpu"},
+            name="vdsr", factory=lazy("benchbed_zoo.vdsr:VDSRRestorer"), params={"device": "cpu"},
             summary="VDSR super-resolution by the observation's pooling factor: bicubic-upsampled "
                     "Y refined by the net, CbCr bicubic; identity when not pooled",
             handles=("lowres", "composite"), weights=(_refs.VDSR,),
             citation=VDSR_CITE, **common),
         RestorerSpec(
-            name="wiener_dncnn", factory=_wiener_dncnn,
+            name="wiener_dncnn", factory=lazy("benchbed_zoo.pnp:WienerDenoiser"),
             params={"denoiser": "ffdnet", "iters": 8, "lam": 0.23, "pool_var": 1.0 / 6.0,
                     "sr_noise": 4.0 / 255.0, "device": "cpu"},
             summary="Plug-and-play deblurring: HQS alternating a Wiener data step with the "
@@ -152,7 +91,7 @@ def benchbed_register_restorers() -> list[RestorerSpec]:
             handles=("gaussian_blur", "composite"),
             weights=(_refs.FFDNET_GRAY, _refs.DNCNN_BLIND), citation=PNP_CITE, **common),
         RestorerSpec(
-            name="zoo_auto", factory=_zoo_auto,
+            name="zoo_auto", factory=lazy("benchbed_zoo.auto:ZooAuto"),
             params={"denoiser": "ffdnet", "residual": 0.5, "iters": 8, "lam": 0.23,
                     "pool_var": 0.0, "sr_noise": 4.0 / 255.0, "device": "cpu"},
             summary="Learned cascade for any linear degradation: FFDNet denoising -> VDSR "
@@ -169,7 +108,8 @@ def benchbed_register_fusers() -> list[FuserSpec]:
     common: dict[str, Any] = {"version": "1", "colour": "y-cbcr", "device": DEVICE}
     ifcnn = [
         FuserSpec(
-            name=f"ifcnn_{rule}", factory=_ifcnn(rule), params={"device": "cpu"},
+            name=f"ifcnn_{rule}", factory=lazy("benchbed_zoo.ifcnn:IFCNNFuser", rule),
+            params={"device": "cpu"},
             summary=f"IFCNN-{rule.upper()}: CNN features of both sources fused by element-wise "
                     f"{rule}, then reconstructed",
             weights=(_refs.IFCNN[rule],), citation=IFCNN_CITE, **common)
@@ -178,19 +118,20 @@ def benchbed_register_fusers() -> list[FuserSpec]:
     return [
         *ifcnn,
         FuserSpec(
-            name="densefuse", factory=_densefuse,
+            name="densefuse", factory=lazy("benchbed_zoo.densefuse:DenseFuseFuser"),
             params={"strategy": "l1_norm", "device": "cpu"},
             summary="DenseFuse autoencoder (gray); encodings fused by l1_norm weighting, "
                     "addition (mean, as the PyTorch port) or sum (paper's addition)",
             weights=(_refs.DENSEFUSE_GRAY,), citation=DENSEFUSE_CITE, **common),
         FuserSpec(
-            name="didfuse", factory=_didfuse, params={"mode": "sum", "device": "cpu"},
+            name="didfuse", factory=lazy("benchbed_zoo.didfuse:DIDFuseFuser"),
+            params={"mode": "sum", "device": "cpu"},
             summary="DIDFuse: base/detail encodings (and skip features) of both sources combined "
                     "by sum (released default), average or l1_norm, then decoded",
             weights=(_refs.DIDFUSE_ENCODER, _refs.DIDFUSE_DECODER), citation=DIDFUSE_CITE,
             **common),
         FuserSpec(
-            name="u2fusion", factory=_u2fusion, params={"device": "cpu"},
+            name="u2fusion", factory=lazy("benchbed_zoo.u2fusion:U2FusionFuser"), params={"device": "cpu"},
             summary="U2Fusion generator (DenseNet), weights read from the TF1 checkpoint",
             weights=(_refs.U2FUSION_INDEX, _refs.U2FUSION_DATA), citation=U2FUSION_CITE,
             **common),
