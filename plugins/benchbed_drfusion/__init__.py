@@ -25,7 +25,7 @@ PARAMS: dict[str, Any] = {
     "checkpoint": "auto",  # auto = the released model of the modality family (ivf | med), or a path
     "device": "cpu",  # set by the runner from --device
     "tile": 0,  # 0 = whole image through the U-Net; N = N x N tiles (overlap 32) for big images
-    "sigma_y": None,  # DDNM+ sigma_y for the step size lambda_t (None = the model's 0.03)
+    "sigma_y": None,  # DDNM+ sigma_y for the step size lambda_t (None = each source's own noise std)
     # Wiener A^+ regulariser = operator gamma + gain * noise_sigma^2 (None = the model's, 100; 0 = core's)
     "wiener_noise_gain": None,
 }

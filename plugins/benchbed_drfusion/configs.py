@@ -19,12 +19,17 @@ class DRFusionConfig:
     groups: int = 32  # GroupNorm groups (paper: 32; the small config has too few channels for 32)
     dropout: float = 0.1
     temb_mult: int = 4
-    max_steps: int = 5  # length of the learnable alpha vector: any T <= max_steps can be sampled
-    steps: int = 3  # default T (paper Table 5)
-    sigma_y: float = 0.03  # DDNM+ observation-noise level hard-coded by the public code
-    # Wiener pseudo-inverse regulariser gamma = operator gamma + gain * noise_sigma^2 per source.
-    # The paper gives no gamma; with the core's 1e-3 the noisy composite case amplifies noise ~16x.
-    # 100 was chosen on held-out *training* pairs (see checkpoints/provenance.json "notes").
+    max_steps: int = 5  # any T <= max_steps can be sampled
+    steps: int = 3  # default T (paper Table 5); training uses exactly this T
+    # Fixed schedule abar_t = alpha^t (the public code's initial value, 0.5). The public code
+    # learns alpha; ours drifted to (.556, .243, .127) with no gain, so it is fixed.
+    alpha: float = 0.5
+    # DDNM+ observation-noise level. None: each source's own noise std from its observation
+    # (0 for noise-free blur, so the correction is a full projection, lambda = 1). The public
+    # code hard-codes 0.03, which switches the correction off at the last step for every input.
+    sigma_y: float | None = None
+    # Pseudo-inverse regulariser gamma = operator gamma + gain * noise_sigma^2 per source (Wiener
+    # and the least-squares A† of blur + pooling). The paper gives no gamma.
     wiener_noise_gain: float = 100.0
     # training defaults
     crop: int = 256
@@ -34,8 +39,11 @@ class DRFusionConfig:
     # fractions of the run (public code: MultiStepLR at epochs 10, 20, 30, 40 of 100)
     milestones: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4)
     lr_gamma: float = 0.5
+    # Reconstruction-dominated, as the public code (5 L_int + L_grad + 5 L_rec); the paper's
+    # lambda = 10, gamma = 20 made the gradient term ~97 % of the loss and taught the net to
+    # invent texture (see losses.py). "weights" is the same fusion loss on W1 X̄1 + W2 X̄2.
     loss_weights: dict[str, float] = field(
-        default_factory=lambda: {"rec": 1.0, "fusion": 10.0, "grad": 20.0, "ssim": 10.0}
+        default_factory=lambda: {"rec": 5.0, "int": 5.0, "grad": 1.0, "ssim": 1.0, "weights": 1.0}
     )
 
     def model_kwargs(self) -> dict[str, Any]:
@@ -67,6 +75,9 @@ CONFIGS: dict[str, DRFusionConfig] = {
     # that a ~15-minute run on two shared CPU cores gets somewhere.
     "small": DRFusionConfig(name="small", base=16, groups=8, crop=96, batch=4, lr=5e-4,
                             train_steps=600, milestones=(0.6, 0.85), dropout=0.0),
+    # The GPU budget's model: half the paper's width (~8 M parameters), bf16, batch 64.
+    "gpu": DRFusionConfig(name="gpu", base=32, groups=16, crop=128, batch=64, lr=4e-4,
+                          train_steps=15000, milestones=(0.6, 0.85), dropout=0.0),
 }
 
 

@@ -98,6 +98,7 @@ class Batch:
     ys: tuple[torch.Tensor, torch.Tensor]
     ops: tuple[TorchOperator, TorchOperator]
     scenario: str
+    sigmas: tuple[float, float] = (0.0, 0.0)  # noise std of each source's observation on [0, 1]
 
 
 def degrade_pair(images: Sequence[np.ndarray], modalities: Sequence[str], degradation: Any,
@@ -161,4 +162,5 @@ class BatchSampler:
 
         ops = tuple(to_torch(o.operator, (c, c), self.noise_gain * o.noise_sigma**2) for o in obs)
         return Batch((stack(clean[0]), stack(clean[1])), (stack(ys[0]), stack(ys[1])),
-                     ops, f"{scenario}/{level}")  # type: ignore[arg-type]
+                     ops, f"{scenario}/{level}",  # type: ignore[arg-type]
+                     (float(obs[0].noise_sigma), float(obs[1].noise_sigma)))

@@ -58,7 +58,7 @@ class DRFusionFuser:
                                     f"{[o.clean_shape for o in observations]}",
                                     fix="fuse registered pairs of one size")
         gain = net.cfg.wiener_noise_gain if self.wiener_noise_gain is None else float(self.wiener_noise_gain)
-        ys, ops = [], []
+        ys, ops, sigmas = [], [], []
         for i in order:
             y = np.asarray(inputs.images[i], np.float32)
             op = observations[i].operator
@@ -71,9 +71,10 @@ class DRFusionFuser:
                                     f"produces {top.out_hw}", fix="check the degradation plugin")
             ys.append(torch.from_numpy(np.ascontiguousarray(y))[None, None].to(device))
             ops.append(top)
+            sigmas.append(float(observations[i].noise_sigma))
         torch.manual_seed(int(inputs.seed))  # the sampler is deterministic; this pins any future noise
         with torch.inference_mode():
-            state = net(ys, ops, steps=self.steps, constraint=self.constraint, sigma_y=self.sigma_y,
-                        tile=self.tile, amp=False)
+            state = net(ys, ops, sigmas, steps=self.steps, constraint=self.constraint,
+                        sigma_y=self.sigma_y, tile=self.tile, amp=False).state
         fused = state[0, 2].clamp(0.0, 1.0).float().cpu().numpy()
         return np.ascontiguousarray(fused, dtype=np.float32)

@@ -132,6 +132,11 @@ class NoisePred(nn.Module):
                                         nn.Conv2d(base, out_ch, 3, padding=1))
         self.weight_head = nn.Sequential(nn.GroupNorm(min(groups, base), base), nn.SiLU(),
                                          nn.Conv2d(base, 1, 3, padding=1), nn.Sigmoid())
+        # Zero-initialised last layers: an untrained net predicts eps = 0 and W1 = 1/2, so the
+        # sampler starts from the pseudo-inverse estimates A†y and their average instead of noise.
+        for head in (self.noise_head[-1], self.weight_head[-2]):
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
 
     def forward(self, x: torch.Tensor, t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Predict epsilon and the fusion weight W1 for state ``x`` at integer timesteps ``t``."""

@@ -2,10 +2,13 @@
 
 The sampler needs A and A† on the GPU and inside autograd, so each core operator is translated
 into a torch operator that reproduces it numerically (tests/test_drfusion.py checks this):
-Identity; GaussianBlur (reflect = half-sample symmetric padding, Wiener pseudo-inverse on a
-symmetric-padded copy, exactly as the core computes it); AvgPoolDown (block means with partial
-edge blocks, pixel replication); Compose (A = A_k...A_1, A† = A_1†...A_k†). Any other core
-operator falls back to calling its numpy A / A_pinv (correct, but no gradient and CPU-bound).
+Identity; GaussianBlur (reflect = half-sample symmetric padding, DC-normalised Wiener
+pseudo-inverse on a symmetric-padded copy, exactly as the core computes it); AvgPoolDown (block
+means with partial edge blocks, pixel replication); Compose (A = A_k...A_1; A† factor by factor
+when the grid is kept, else the core's regularised least squares by conjugate gradients, with a
+custom backward so training does not store 40 CG iterations). Every twin has the exact adjoint
+``AT``. Any other core operator falls back to calling its numpy A / A_pinv (correct, but no
+gradient and CPU-bound).
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ import numpy as np
 import torch
 import torch.nn.functional as nnf
 
-from benchbed.operators import AvgPoolDown, Compose, GaussianBlur, Identity, LinearOperator
+from benchbed.operators import (
+    CG_ITERATIONS,
+    AvgPoolDown,
+    Compose,
+    GaussianBlur,
+    Identity,
+    LinearOperator,
+    wiener_filter,
+)
 
 
 def _spatial(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -43,7 +54,8 @@ def sym_pad(x: torch.Tensor, top: int, bottom: int, left: int, right: int) -> to
 @lru_cache(maxsize=64)
 def _wiener_filter(k: tuple[float, ...], gamma: float, h: int, w: int, device: str,
                    double: bool) -> torch.Tensor:
-    """conj(H)/(|H|^2 + gamma) for the PSF k x k centred at the origin (as benchbed.operators)."""
+    """(1 + gamma) conj(H)/(|H|^2 + gamma) for the PSF k x k centred at the origin (as
+    benchbed.operators.wiener_filter)."""
     taps = np.asarray(k)
     r = (taps.size - 1) // 2
     otf = []
@@ -53,7 +65,7 @@ def _wiener_filter(k: tuple[float, ...], gamma: float, h: int, w: int, device: s
         row[n - r :] = taps[:r]
         otf.append(np.fft.fft(row))
     hh = np.outer(otf[0], otf[1])
-    filt = np.conj(hh) / (np.abs(hh) ** 2 + gamma)
+    filt = wiener_filter(hh, gamma)
     return torch.as_tensor(filt, dtype=torch.complex128 if double else torch.complex64, device=device)
 
 
@@ -71,6 +83,13 @@ class TorchOperator:
         """Pseudo-inverse."""
         raise NotImplementedError
 
+    def AT(self, y: torch.Tensor) -> torch.Tensor:  # noqa: N802 - the literature's name
+        """Exact adjoint of ``A``."""
+        raise NotImplementedError
+
+    regulariser = 0.0  # Tikhonov gamma of this factor (Wiener gamma for blur)
+    dc_gain = 1.0  # eigenvalue of A A^T on a constant image
+
 
 class TIdentity(TorchOperator):
     """A = A† = I."""
@@ -86,6 +105,10 @@ class TIdentity(TorchOperator):
         """Identity."""
         return y
 
+    def AT(self, y: torch.Tensor) -> torch.Tensor:  # noqa: N802
+        """Identity."""
+        return y
+
 
 class TGaussianBlur(TorchOperator):
     """Separable Gaussian correlation with symmetric padding; Wiener pseudo-inverse."""
@@ -95,6 +118,7 @@ class TGaussianBlur(TorchOperator):
         self.k = np.asarray(kernel1d, np.float64)
         self.r = (self.k.size - 1) // 2
         self.gamma = float(gamma)
+        self.regulariser = self.gamma
 
     def _kernel(self, like: torch.Tensor) -> torch.Tensor:
         return torch.as_tensor(self.k, dtype=like.dtype, device=like.device)
@@ -121,6 +145,21 @@ class TGaussianBlur(TorchOperator):
         xp = torch.fft.ifft2(torch.fft.fft2(yp) * filt).real
         return xp[..., pad:-pad, pad:-pad].to(dtype)
 
+    def AT(self, y: torch.Tensor) -> torch.Tensor:  # noqa: N802
+        """Full convolution with the (symmetric) kernel, then the padding folded back."""
+        n, c, h, w = y.shape
+        k, r = self._kernel(y), self.r
+        z = y.reshape(n * c, 1, h, w)
+        z = nnf.conv2d(nnf.pad(z, (0, 0, 2 * r, 2 * r)), k.view(1, 1, -1, 1))  # rows: h + 2r
+        z = nnf.conv2d(nnf.pad(z, (2 * r, 2 * r, 0, 0)), k.view(1, 1, 1, -1))  # cols: w + 2r
+        z = z.reshape(n, c, h + 2 * r, w + 2 * r)
+        dev = str(y.device)
+        out = torch.zeros(n, c, h, w + 2 * r, dtype=z.dtype, device=y.device)
+        out.index_add_(2, _sym_index(h, r, r, dev), z)
+        res = torch.zeros(n, c, h, w, dtype=z.dtype, device=y.device)
+        res.index_add_(3, _sym_index(w, r, r, dev), out)
+        return res
+
 
 class TAvgPoolDown(TorchOperator):
     """Block means over s x s (partial edge blocks average what they hold); A† replicates."""
@@ -129,6 +168,7 @@ class TAvgPoolDown(TorchOperator):
         self.in_hw = hw
         self.s = int(factor)
         self.out_hw = (math.ceil(hw[0] / self.s), math.ceil(hw[1] / self.s))
+        self.dc_gain = 1.0 / self.s**2
 
     def A(self, x: torch.Tensor) -> torch.Tensor:  # noqa: N802
         """Sum over zero-padded blocks divided by each block's true pixel count."""
@@ -147,14 +187,63 @@ class TAvgPoolDown(TorchOperator):
         up = y.repeat_interleave(self.s, dim=-2).repeat_interleave(self.s, dim=-1)
         return up[..., : self.in_hw[0], : self.in_hw[1]]
 
+    def AT(self, y: torch.Tensor) -> torch.Tensor:  # noqa: N802
+        """Each mean divided by its block's pixel count, replicated."""
+        h, w = self.in_hw
+        ho, wo = self.out_hw
+        rh = torch.clamp(h - torch.arange(ho, device=y.device) * self.s, max=self.s)
+        rw = torch.clamp(w - torch.arange(wo, device=y.device) * self.s, max=self.s)
+        return self.A_pinv(y / (rh[:, None] * rw[None, :]).to(y.dtype))
+
+
+def _cg(apply_m, y: torch.Tensor, x0: torch.Tensor, iterations: int) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    """Fixed-iteration conjugate gradients for M z = y, one step size per (sample, channel)."""
+    dims = (-2, -1)
+    z = x0.clone()
+    r = y - apply_m(z)
+    p = r.clone()
+    rs = (r * r).sum(dims, keepdim=True)
+    floor = 1e-30 * max(float((y * y).sum()), 1e-30)
+    for _ in range(iterations):
+        if float(rs.max()) <= floor:
+            break
+        mp = apply_m(p)
+        alpha = rs / (p * mp).sum(dims, keepdim=True).clamp(min=1e-300)
+        z = z + alpha * p
+        r = r - alpha * mp
+        rs_new = (r * r).sum(dims, keepdim=True)
+        p = r + (rs_new / rs.clamp(min=1e-300)) * p
+        rs = rs_new
+    return z
+
+
+class _LeastSquaresPinv(torch.autograd.Function):
+    """y -> (1 + γ) A^T (A A^T + γc)^{-1} y; its transpose (1 + γ)(A A^T + γc)^{-1} A g is one
+    more CG solve, so backward does not keep the forward's iterations."""
+
+    @staticmethod
+    def forward(ctx, y: torch.Tensor, op: TCompose) -> torch.Tensor:  # type: ignore[no-untyped-def, override]
+        ctx.op = op
+        return op.lsq_apply(y)
+
+    @staticmethod
+    def backward(ctx, g: torch.Tensor):  # type: ignore[no-untyped-def, override]
+        op = ctx.op
+        with torch.no_grad():
+            return op.lsq_solve(op.A(g)) * (1.0 + op.regulariser), None
+
 
 class TCompose(TorchOperator):
-    """A = A_k ... A_1; A† = A_1† ... A_k† (the paper's order rule for composite degradations)."""
+    """A = A_k ... A_1; A† factor by factor (A_1† ... A_k†) when every factor keeps the grid,
+    else the core's regularised least squares (benchbed.operators.Compose.lsq_pinv)."""
 
     def __init__(self, parts: list[TorchOperator]) -> None:
         self.parts = parts
         self.in_hw = parts[0].in_hw
         self.out_hw = parts[-1].out_hw
+        self.changes_grid = any(p.in_hw != p.out_hw for p in parts)
+        self.regulariser = float(sum(p.regulariser for p in parts))
+        self.dc_gain = float(np.prod([p.dc_gain for p in parts]))
 
     def A(self, x: torch.Tensor) -> torch.Tensor:  # noqa: N802
         """Apply the factors in order."""
@@ -162,8 +251,32 @@ class TCompose(TorchOperator):
             x = p.A(x)
         return x
 
+    def AT(self, y: torch.Tensor) -> torch.Tensor:  # noqa: N802
+        """Adjoints of the factors in reverse order."""
+        for p in reversed(self.parts):
+            y = p.AT(y)
+        return y
+
+    def lsq_solve(self, y: torch.Tensor) -> torch.Tensor:
+        """(A A^T + γc)^{-1} y by conjugate gradients (float64 on the CPU, as the core)."""
+        work = torch.float64 if y.device.type == "cpu" else torch.float32
+        gc = self.regulariser * self.dc_gain
+        y64 = y.to(work)
+        z = _cg(lambda v: self.A(self.AT(v)) + gc * v, y64,
+                y64 / (self.dc_gain * (1.0 + self.regulariser)), CG_ITERATIONS)
+        return z.to(y.dtype)
+
+    def lsq_apply(self, y: torch.Tensor) -> torch.Tensor:
+        """(1 + γ) A^T (A A^T + γc)^{-1} y without autograd."""
+        with torch.no_grad():
+            z = self.lsq_solve(y)
+            work = torch.float64 if y.device.type == "cpu" else torch.float32
+            return ((1.0 + self.regulariser) * self.AT(z.to(work))).to(y.dtype)
+
     def A_pinv(self, y: torch.Tensor) -> torch.Tensor:  # noqa: N802
-        """Apply the factors' pseudo-inverses in reverse order."""
+        """Least squares when the grid changes, else the factors' pseudo-inverses in reverse order."""
+        if self.changes_grid:
+            return _LeastSquaresPinv.apply(y, self)
         for p in reversed(self.parts):
             y = p.A_pinv(y)
         return y

@@ -42,12 +42,11 @@ from benchbed_drfusion.sampler import DRFusionNet
 # options of the trainer that are not model/config fields
 OPTIONS = {
     "max_minutes": None,  # stop (and save) after this much wall clock, whatever `steps` says
-    "t_train": "random",  # T per iteration: an int, or "random" = uniform over 1..max_steps
+    "t_train": "config",  # T per iteration: "config" = the model's T (3), an int, or "random" (1..max)
     "holdout": None,  # validation pairs held out per dataset (default: 2 pairs in total)
     "ckpt_every": 100,
     "log_every": 10,
     "export_dtype": "float32",
-    "target": "clean",  # fusion-loss targets: clean labels (paper) or restored sources (code)
     "validate": True,
     "grad_clip": 1.0,
     "split": "train",
@@ -97,7 +96,7 @@ def lr_at(cfg: DRFusionConfig, progress: float) -> float:
 def validate(net: DRFusionNet, pairs: Sequence[CleanPair], family: str, device: str,
              steps: int | None = None, seed: int = 0, max_side: int = 640,
              registry: Any = None) -> dict[str, Any]:
-    """QABF and MI of DRFusion (and of the initial average of A†y) on held-out pairs at the paper's
+    """QABF and QW of DRFusion (and of the initial average of A†y) on held-out pairs at the paper's
     degradation levels, scored against the clean sources like the suites do."""
     from benchbed.imaging import to_gray_255
 
@@ -105,7 +104,7 @@ def validate(net: DRFusionNet, pairs: Sequence[CleanPair], family: str, device: 
         from benchbed.registry import Registry
 
         registry = Registry()
-    metrics = {m: registry.get("metric", m).build() for m in ("QABF", "MI")}
+    metrics = {m: registry.get("metric", m).build() for m in ("QABF", "QW")}
     rng = np.random.default_rng(seed)
     was_training = net.training
     net.eval()
@@ -124,9 +123,17 @@ def validate(net: DRFusionNet, pairs: Sequence[CleanPair], family: str, device: 
             ys = [torch.from_numpy(o.y)[None, None].to(device) for o in obs]
             gain = net.cfg.wiener_noise_gain
             ops = [to_torch(o.operator, (ch, cw), gain * o.noise_sigma**2) for o in obs]
-            state = net(ys, ops, steps=steps)
+            sigmas = [o.noise_sigma for o in obs]
+            state = net(ys, ops, sigmas, steps=steps).state
             fused = state[0, 2].clamp(0, 1).cpu().numpy()
-            init = (0.5 * (ops[0].A_pinv(ys[0]) + ops[1].A_pinv(ys[1])))[0, 0].clamp(0, 1).cpu().numpy()
+            pinvs = [op.A_pinv(y)[0, 0].clamp(0, 1).cpu().numpy() for op, y in zip(ops, ys)]
+            init = 0.5 * (pinvs[0] + pinvs[1])
+            for i in range(2):
+                key = f"psnr_src{i + 1}:{scenario}/{level}"
+                for what, est in (("drfusion", state[0, i].clamp(0, 1).cpu().numpy()),
+                                  ("pinv", pinvs[i])):
+                    mse = float(np.mean((est.astype(np.float64) - imgs[i]) ** 2))
+                    rows.setdefault(key, {}).setdefault(what, []).append(10 * np.log10(1 / max(mse, 1e-12)))
             a, b = (to_gray_255(im) for im in imgs)
             for method, img in (("drfusion", fused), ("init_average", init)):
                 f = to_gray_255(img)
@@ -221,10 +228,10 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
             group["lr"] = lr_at(cfg, progress)
         batch = sampler.sample(device)
         t_steps = (int(rng.integers(1, cfg.max_steps + 1)) if opts["t_train"] == "random"
-                   else int(opts["t_train"]))
-        state = net(batch.ys, batch.ops, steps=t_steps, amp=amp)
-        loss, parts = drfusion_loss(state, batch.clean[0], batch.clean[1], family, cfg.loss_weights,
-                                    target=opts["target"])
+                   else cfg.steps if opts["t_train"] == "config" else int(opts["t_train"]))
+        out_state = net(batch.ys, batch.ops, batch.sigmas, steps=t_steps, amp=amp)
+        loss, parts = drfusion_loss(out_state.state, out_state.w1, batch.clean[0], batch.clean[1],
+                                    family, cfg.loss_weights)
         optim.zero_grad(set_to_none=True)
         loss.backward()
         if opts["grad_clip"]:
@@ -273,7 +280,7 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
         "train_seconds": round(elapsed, 1), "machine": machine(device), "git_commit": git_commit(),
         "plugin_code_sha256": code_sha256(),
         "final_loss_mean_last20": ({k: float(np.mean([r[k] for r in recent]))
-                                    for k in recent[0] if k in ("rec", "int", "grad", "ssim", "total")}
+                                    for k in recent[0] if k not in ("step", "T", "scenario", "lr", "elapsed")}
                                    if recent else {}),
         "validation": val,
         "weights": {"file": weights.name, "sha256": file_sha256(weights),
