@@ -55,7 +55,8 @@ def _train(**options: Any) -> Any:
 @hookimpl
 def benchbed_register_fusers() -> list[FuserSpec]:
     """DRFusion and its no-constraint ablation."""
-    version = f"1+{_weights_tag()}"
+    # 2: per-source sigma_y, fixed schedule, least-squares A† for blur + pooling, DC-normalised Wiener
+    version = f"2+{_weights_tag()}"
     common = {"params": PARAMS, "colour": "y-cbcr", "degradation_aware": True,
               "modalities": ("ir", "vi", "mri", "pet", "spect", "ct"), "device": "cpu|cuda",
               "citation": CITATION}

@@ -77,7 +77,7 @@ def benchbed_register_restorers() -> list[RestorerSpec]:
         ),
         RestorerSpec(
             name="wiener",
-            version="1",
+            version="2",  # 2: DC-normalised Wiener filter (benchbed.operators.wiener_filter)
             summary="Non-blind Wiener deconvolution with the observation's blur operator, gamma "
             "from its noise level (or fixed); identity when there is no blur.",
             factory=Wiener,
@@ -150,7 +150,7 @@ def benchbed_register_restorers() -> list[RestorerSpec]:
         ),
         RestorerSpec(
             name="auto",
-            version="2",
+            version="3",  # 3: DC-normalised Wiener deblurring
             summary="Cascade for any linear degradation: denoise (NLM by default, bm3d optional) "
             "-> bicubic upsampling -> Wiener deblurring on the high-resolution grid; low_light, "
             "haze, low_contrast and ir_stripes go to low_light_enhance, dehaze, contrast_stretch "
