@@ -185,6 +185,9 @@ def run(ctx: click.Context, suite: Path, limit: int | None, workers: int, overwr
     if show:
         _show(ctx, plan.name, None, None, "table")
         _show_detection(ctx, plan.name, None, "table", {}, False, None, required=False)
+    if summary.failed:
+        # a run with failed items is not a good run: scripts (publish, CI) must notice
+        ctx.exit(1)
 
 
 def _show_detection(ctx: click.Context, suite: str, degradation: str | None, fmt: str,

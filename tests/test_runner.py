@@ -50,10 +50,10 @@ def benchbed_register_fusers():
 """
 
 
-def _run(args: list[str], ok: bool = True) -> str:
+def _run(args: list[str], ok: bool = True, code: int = 0) -> str:
     res = CliRunner().invoke(main, args, catch_exceptions=False)
     if ok:
-        assert res.exit_code == 0, res.output
+        assert res.exit_code == code, res.output
     return res.output
 
 
@@ -92,7 +92,8 @@ def test_failing_plugins_mark_items_and_run_continues(workdir: Path) -> None:
         suite = workdir / "bad.yaml"
         suite.write_text(SUITE.replace("  - average\n", "  - average\n  - nan_fuser\n"
                                                         "  - small_fuser\n"))
-        out = _run(["--plugin", "bad_fusers", "run", str(suite), "--no-progress"])
+        # the run goes on past the failed items, then exits 1 (something failed)
+        out = _run(["--plugin", "bad_fusers", "run", str(suite), "--no-progress"], code=1)
     finally:
         sys.path.remove(str(workdir))
         sys.modules.pop("bad_fusers", None)
@@ -152,7 +153,7 @@ def _folder_suite(workdir: Path) -> Path:
 
 
 def test_corrupt_and_mismatched_pairs_fail_their_items(workdir: Path) -> None:
-    out = _run(["run", str(_folder_suite(workdir)), "--no-progress"])
+    out = _run(["run", str(_folder_suite(workdir)), "--no-progress"], code=1)  # items failed
     errors = dict(_db_rows(workdir / "store.db",
                            "select distinct pair_id, error from items where status='failed'"))
     assert set(errors) == {"corrupt", "mism"}
