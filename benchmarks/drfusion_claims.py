@@ -46,7 +46,8 @@ def check_cascades(frame: pd.DataFrame, hib: dict[str, bool], suite: str) -> lis
         mine = float(sub_rank.loc["drfusion", "mean_rank"])
         for zoo in [m for m in sub_rank.index if m.startswith("zoo_auto>")]:
             theirs = float(sub_rank.loc[zoo, "mean_rank"])
-            out.append((mine < theirs, f"{suite} {ds} {deg}: mean rank drfusion {mine:.2f} vs {zoo} {theirs:.2f}"))
+            out.append((mine < theirs,
+                        f"{suite} {ds} {deg}: mean rank drfusion {mine:.2f} vs {zoo} {theirs:.2f}"))
         if deg not in ("gaussian_blur", "composite"):
             continue
         for metric in KEY_METRICS:

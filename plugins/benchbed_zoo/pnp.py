@@ -71,7 +71,8 @@ def hqs_deblur(y: Image, blur: LinearOperator, noise_sigma: float, denoise: Deno
     """PnP-HQS: min_x ||y - Kx||^2 / (2 s^2) + prior(x), for an image already on the clean grid.
 
     Data step argmin_x ||y - Kx||^2 + a ||x - z||^2 = z + W_a(y - Kz), with W_a the Wiener filter
-    conj(K) / (|K|^2 + a) (reflect-padded FFT, the core's plain, not DC-normalised, filter); a = lam s^2 / s_k^2.
+    conj(K) / (|K|^2 + a) (reflect-padded FFT, the core's plain filter,
+    not the DC-normalised one); a = lam s^2 / s_k^2.
     Prior step z = denoise(x, s_k). The noise floor is the 8-bit rounding noise, so a clean
     quantised observation does not get an unbounded inverse.
     """
