@@ -44,13 +44,44 @@ class Executor(Protocol):
         """Yield one ItemResult per item, in completion order."""
 
 
+# One torch/BLAS thread wherever items are computed: torch's CPU kernels reduce in an order that
+# depends on the thread count, so pinning it everywhere makes --workers 1 and --workers N (and
+# Dask) give bit-identical numbers; N workers then use N cores, not N x N.
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def _pin_torch_threads() -> int | None:
+    """Set torch to one thread if it is imported (returns the previous count)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    before = int(torch.get_num_threads())
+    torch.set_num_threads(1)
+    return before
+
+
 class InProcessExecutor:
-    """Default: compute in this process, yielding each item as soon as it is done."""
+    """Default: compute in this process, yielding each item as soon as it is done (torch pinned to
+    one thread, as in the pool's workers; the caller's settings are restored afterwards)."""
 
     def run(self, ctx: RunContext, groups: list[list[WorkItem]]) -> Iterator[ItemResult]:
         """Compute groups one by one."""
-        for group in groups:
-            yield from compute_group(ctx, group)
+        saved_env = {k: os.environ.get(k) for k in THREAD_ENV}
+        os.environ.update(THREAD_ENV)  # a torch imported by a plugin during the run starts at 1
+        before = _pin_torch_threads()
+        try:
+            for group in groups:
+                _pin_torch_threads()  # torch may have been imported by the previous group
+                yield from compute_group(ctx, group)
+        finally:
+            for k, v in saved_env.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+            torch = sys.modules.get("torch")
+            if torch is not None and before is not None:
+                torch.set_num_threads(before)
 
 
 def _init_worker(env: dict[str, str]) -> None:
@@ -75,8 +106,7 @@ class ProcessPoolExecutor:
         import multiprocessing as mp
 
         env = {k: v for k, v in os.environ.items() if k.startswith("BENCHBED_")}
-        env.update({"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
-                    "BENCHBED_METRIC_THREADS": "1"})
+        env.update({**THREAD_ENV, "BENCHBED_METRIC_THREADS": "1"})
         with cf.ProcessPoolExecutor(
             max_workers=self.workers, mp_context=mp.get_context("spawn"),
             initializer=_init_worker, initargs=(env,),

@@ -258,6 +258,41 @@ def test_two_workers_equal_one(workdir: Path, tmp_path_factory) -> None:
     assert _scores(workdir / "store.db") == _scores(other / "store.db")
 
 
+TORCH_SUITE = """\
+name: torchmini
+seed: 5
+datasets: [{name: demo, split: test, limit: 1}]
+degradations:
+  - {name: gaussian_noise, severities: [2]}
+methods:
+  - drfusion
+  - {fuse: {name: recofuse, params: {steps: 5}}}
+metrics: [EN, SD, QABF, MI]
+"""
+
+
+@pytest.mark.slow
+def test_two_workers_equal_one_for_torch_methods(workdir: Path, tmp_path_factory) -> None:
+    """DRFusion and ReCoFuse give bit-identical scores in-process and in a 2-worker pool: torch is
+    pinned to one thread wherever items run (its CPU kernels' sums depend on the thread count)."""
+    import torch
+
+    suite = workdir / "torch.yaml"
+    suite.write_text(TORCH_SUITE)
+    torch.set_num_threads(2)  # the caller's setting must not leak into the numbers
+    try:
+        _run(["run", str(suite), "--no-progress", "--workers", "1"])
+        assert torch.get_num_threads() == 2  # and is restored afterwards
+    finally:
+        torch.set_num_threads(1)
+    other = tmp_path_factory.mktemp("tw2")
+    os.environ["BENCHBED_DB"] = f"sqlite:///{other / 'store.db'}"
+    os.environ["BENCHBED_CACHE"] = str(other / "cache")
+    _run(["run", str(suite), "--no-progress", "--workers", "2"])
+    first, second = _scores(workdir / "store.db"), _scores(other / "store.db")
+    assert len(first) == 2 * 4 and first == second
+
+
 @pytest.mark.slow
 def test_dask_executor_equals_in_process(workdir: Path, tmp_path_factory) -> None:
     pytest.importorskip("distributed")
