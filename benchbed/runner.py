@@ -459,6 +459,7 @@ def _write(sessions: sessionmaker[Session], suite: str, run_id: int, item: WorkI
         with sessions.begin() as s:
             row = s.execute(select(Item).where(Item.suite == suite, Item.item_key == item.key)
                             ).scalar_one_or_none()
+            row_existed = row is not None
             if row is None:
                 row = Item(suite=suite, item_key=item.key, **fields)
                 s.add(row)
@@ -484,6 +485,15 @@ def _write(sessions: sessionmaker[Session], suite: str, run_id: int, item: WorkI
                                 Detection.protocol == key[1])).scalars():
                             s.delete(d)
                     s.flush()
+            if row_existed and result.scores:
+                # a metric whose version changed replaces its old value: the store keeps one
+                # score per (item, metric, profile), whatever its version
+                for sc in result.scores:
+                    for old in s.execute(select(Score).where(
+                            Score.item_id == row.id, Score.metric == sc["metric"],
+                            Score.profile == sc["profile"])).scalars():
+                        s.delete(old)
+                s.flush()
             for sc in result.scores:
                 s.add(Score(item_id=row.id, **sc))
             for d in result.detections:

@@ -104,6 +104,51 @@ def test_failing_plugins_mark_items_and_run_continues(workdir: Path) -> None:
     assert "average" in _table(out)
 
 
+VERSIONED_METRIC = """
+import os
+from benchbed import MetricSpec, hookimpl
+
+class Versioned:
+    def compute(self, a, b, f):
+        return float(os.environ["BUMPY_VERSION"])
+
+@hookimpl
+def benchbed_register_metrics():
+    return [MetricSpec(name="bumpy", version=os.environ["BUMPY_VERSION"], summary="its version",
+                       factory=Versioned)]
+"""
+
+
+def test_metric_version_bump_is_recomputed_and_stored(workdir: Path, monkeypatch) -> None:
+    """A metric's new version replaces the stored value (the store keeps one score per item,
+    metric and profile); a third run then has nothing left to compute."""
+    (workdir / "versioned_metric.py").write_text(VERSIONED_METRIC)
+    suite = workdir / "bump.yaml"
+    suite.write_text(SUITE.replace("metrics: [EN, SD, QABF]", "metrics: [EN, bumpy]")
+                     .replace("limit: 2", "limit: 1"))
+    import benchbed.registry as registry_module
+
+    monkeypatch.syspath_prepend(str(workdir))
+    args = ["--plugin", "versioned_metric", "run", str(suite), "--no-progress", "--no-show"]
+
+    def run(version: str) -> str:
+        monkeypatch.setenv("BUMPY_VERSION", version)
+        sys.modules.pop("versioned_metric", None)
+        registry_module._DEFAULT = None  # a new process would build a new registry
+        return _run(args)
+
+    try:
+        run("1")
+        second, third = run("2"), run("2")
+    finally:
+        sys.modules.pop("versioned_metric", None)
+        registry_module._DEFAULT = None
+    assert "6 to compute" in second and "6 computed" in second
+    assert "0 to compute" in third
+    rows = _db_rows(workdir / "store.db", "select version, value from scores where metric='bumpy'")
+    assert rows and set(rows) == {("2", 2.0)}
+
+
 @pytest.mark.parametrize(
     ("text", "needle"),
     [
