@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -211,23 +212,34 @@ def _group_seed(seed: int, key: Sequence[Any]) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
 
 
+MIN_CI_N = 5  # below this many pairs no interval is reported: a bootstrap of 2-4 values is not one
+
+
 def bootstrap_ci(values: Sequence[float] | np.ndarray, *, seed: int = 0, n_boot: int = 2000,
                  level: float = 0.95, stat: str = "mean") -> tuple[float, float]:
-    """Percentile bootstrap CI of the mean of ``values`` (resampling with replacement, seeded).
+    """BCa bootstrap CI of the mean (or median) of ``values`` (scipy.stats.bootstrap, seeded).
 
-    One value gives a degenerate interval (value, value); no values give (nan, nan).
+    Fewer than ``MIN_CI_N`` values give (nan, nan): publishers print "n < 5" instead of an
+    interval that would only restate the values. Identical values give (value, value).
     """
+    from scipy.stats import bootstrap
+
     x = np.asarray(values, dtype=float)
-    if x.size == 0:
+    if x.size < MIN_CI_N:
         return (math.nan, math.nan)
-    if x.size == 1:
+    if float(np.ptp(x)) == 0.0:
         return (float(x[0]), float(x[0]))
-    rng = np.random.default_rng(seed)
-    idx = rng.integers(0, x.size, size=(n_boot, x.size))
-    boots = np.median(x[idx], axis=1) if stat == "median" else x[idx].mean(axis=1)
-    alpha = (1.0 - level) / 2.0
-    lo, hi = np.quantile(boots, [alpha, 1.0 - alpha])
-    return (float(lo), float(hi))
+    fn = np.median if stat == "median" else np.mean
+    with warnings.catch_warnings():  # a degenerate BCa is caught below, not printed per group
+        warnings.simplefilter("ignore")
+        res = bootstrap((x,), fn, n_resamples=n_boot, confidence_level=level, method="BCa",
+                        random_state=np.random.default_rng(seed), vectorized=True, axis=-1)
+    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # BCa undefined (e.g. one outlier): percentile
+        res = bootstrap((x,), fn, n_resamples=n_boot, confidence_level=level, method="percentile",
+                        random_state=np.random.default_rng(seed), vectorized=True, axis=-1)
+        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    return (lo, hi)
 
 
 def summary_frame(frame: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0,

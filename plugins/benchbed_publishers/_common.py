@@ -26,6 +26,19 @@ def suite_dir(out_dir: Path, suite: str) -> Path:
     return folder
 
 
+def ci_text(low: Any, high: Any, n: Any, digits: int = 4) -> str:
+    """A confidence interval as shown to people: "[low, high]", or "[n < 5]" when too few pairs."""
+    from benchbed.leaderboard import MIN_CI_N
+
+    try:
+        small = int(n) < MIN_CI_N
+    except (TypeError, ValueError):
+        small = False
+    if small:
+        return f"[n < {MIN_CI_N}]"
+    return f"[{fmt(low, digits)}, {fmt(high, digits)}]"
+
+
 def fmt(value: Any, digits: int = 4) -> str:
     """A number as shown to people: fixed ``digits`` decimals, an em dash for missing values."""
     try:

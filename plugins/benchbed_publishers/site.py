@@ -24,7 +24,7 @@ import pandas as pd
 from benchbed.leaderboard import severity_order, severity_positions
 
 from . import plots
-from ._common import arrow, condition_label, exact, fmt, slug, suite_dir
+from ._common import arrow, ci_text, condition_label, exact, fmt, slug, suite_dir
 from .templates import CSS, JS, TEMPLATES
 
 
@@ -91,7 +91,7 @@ class HtmlPublisher:
                 row = hit.iloc[0]
                 n = max(n, int(row["n"]))
                 cells.append(_cell(fmt(row["mean"], d), row["mean"], metric=m,
-                                   sub=f"[{fmt(row['ci_low'], d)}, {fmt(row['ci_high'], d)}]",
+                                   sub=ci_text(row["ci_low"], row["ci_high"], row["n"], d),
                                    best=int(row["rank"]) == 1))
             cells.append(_cell(n, n))
             rows.append({"attrs": {"method": r.method}, "cells": cells})

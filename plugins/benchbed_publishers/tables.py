@@ -48,7 +48,7 @@ class CsvPublisher:
         prov.write_text(json.dumps({
             "suite": context.suite, "provenance": dict(context.provenance),
             "statistics": {"bootstrap_resamples": context.n_boot, "seed": context.seed,
-                           "level": context.level, "ci": "percentile bootstrap of the mean"},
+                           "level": context.level, "ci": "BCa bootstrap of the mean (none below 5 pairs)"},
             "higher_is_better": dict(context.higher_is_better), "note": context.note,
             "files": FILES,
         }, indent=2, default=str) + "\n")
