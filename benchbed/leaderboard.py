@@ -272,6 +272,42 @@ def rank_frame(summary: pd.DataFrame, higher_is_better: Mapping[str, bool]) -> p
     return out
 
 
+def mark_tied_best(ranked: pd.DataFrame, frame: pd.DataFrame, higher_is_better: Mapping[str, bool],
+                   alpha: float = 0.05) -> pd.DataFrame:
+    """``ranked`` plus ``tied_best``: the best method of each (condition, metric) and every method
+    not significantly worse than it (paired two-sided Wilcoxon signed-rank test over the pairs
+    both scored, Holm-corrected across the methods of the condition; p_holm >= ``alpha``).
+
+    With few pairs nothing is significant (n <= 5 cannot reach p < 0.05), so every method is
+    tied: the honest reading of a small test set.
+    """
+    from scipy.stats import wilcoxon
+
+    out = ranked.copy()
+    out["tied_best"] = False
+    tables = {key: grp.pivot_table(index="pair_id", columns="method", values="value", aggfunc="mean")
+              for key, grp in frame.groupby([*COND, "metric"], sort=False)}
+    for key, grp in out.groupby([*COND, "metric"], sort=False):
+        best_idx = grp.index[grp["rank"] == 1]
+        out.loc[best_idx, "tied_best"] = True
+        table = tables.get(key)
+        best = str(grp.loc[best_idx[0], "method"])
+        if table is None or best not in table:
+            continue
+        others, pvals = [], []
+        for idx, method in grp.loc[grp["rank"] != 1, "method"].items():
+            if method not in table:
+                continue
+            pair = table[[best, method]].dropna().to_numpy(dtype=float)
+            d = pair[:, 0] - pair[:, 1]
+            p = 1.0 if not np.any(d != 0) else float(wilcoxon(d, zero_method="wilcox").pvalue)
+            others.append(idx)
+            pvals.append(p)
+        for idx, p in zip(others, holm(pvals)):
+            out.loc[idx, "tied_best"] = bool(p >= alpha)
+    return out
+
+
 def mean_rank_frame(ranked: pd.DataFrame) -> pd.DataFrame:
     """Mean rank across metrics per (condition, method), with the overall place within the condition."""
     mr = (ranked.groupby([*COND, "method"])["rank"].mean().rename("mean_rank").reset_index())
@@ -601,8 +637,9 @@ class PublishContext:
 
     @cached_property
     def summary(self) -> pd.DataFrame:
-        return rank_frame(summary_frame(self.frame, n_boot=self.n_boot, seed=self.seed,
-                                        level=self.level), self.higher_is_better)
+        ranked = rank_frame(summary_frame(self.frame, n_boot=self.n_boot, seed=self.seed,
+                                          level=self.level), self.higher_is_better)
+        return mark_tied_best(ranked, self.frame, self.higher_is_better)
 
     @cached_property
     def mean_ranks(self) -> pd.DataFrame:

@@ -292,3 +292,24 @@ def test_publish_cli_writes_markdown_csv_and_html(store: dict[str, str]) -> None
     assert {p.name for p in (suite / "plots").glob("*.png")} >= {"ranks.png"}
     err = _cli(store, "leaderboard", "publish", "--suite", "nope", "--out", str(out), ok=False)
     assert "no results for suite 'nope'" in err
+
+
+def test_tied_best_marks_methods_not_significantly_worse_than_the_best() -> None:
+    """Paired Wilcoxon + Holm against the best method: a clearly worse method is not tied, one
+    that differs by noise is; with 4 pairs nothing can be significant, so all are tied."""
+    rng = np.random.default_rng(0)
+    base = rng.random(12)
+    rows = []
+    for method, shift, noise in (("best", 0.10, 0.0), ("close", 0.10, 0.02), ("worse", 0.0, 0.0)):
+        vals = base + shift + noise * rng.standard_normal(12)
+        rows += [("s", "d", "noise", "1", f"p{i}", method, "Q", v) for i, v in enumerate(vals)]
+    frame = pd.DataFrame(rows, columns=["suite", "dataset", "degradation", "severity", "pair_id",
+                                        "method", "metric", "value"])
+    frame.loc[frame.method == "best", "value"] += 0.001  # best by mean, barely
+    hib = {"Q": True}
+    ranked = lb.rank_frame(lb.summary_frame(frame, n_boot=200), hib)
+    tied = lb.mark_tied_best(ranked, frame, hib).set_index("method")["tied_best"]
+    assert tied.to_dict() == {"best": True, "close": True, "worse": False}
+    few = frame[frame.pair_id.isin(["p0", "p1", "p2", "p3"])]
+    ranked = lb.rank_frame(lb.summary_frame(few, n_boot=200), hib)
+    assert lb.mark_tied_best(ranked, few, hib)["tied_best"].all()

@@ -92,7 +92,7 @@ class HtmlPublisher:
                 n = max(n, int(row["n"]))
                 cells.append(_cell(fmt(row["mean"], d), row["mean"], metric=m,
                                    sub=ci_text(row["ci_low"], row["ci_high"], row["n"], d),
-                                   best=int(row["rank"]) == 1))
+                                   best=bool(row["tied_best"])))
             cells.append(_cell(n, n))
             rows.append({"attrs": {"method": r.method}, "cells": cells})
         columns = [{"label": "place", "title": "place by mean rank across metrics"},

@@ -171,7 +171,7 @@ SUITE = """{% extends "base.html" %}
 
 <section id="conditions">
 <h2>Results per condition</h2>
-<p class="note">Mean over pairs with the {{ level }}% CI below; the best value of each metric is highlighted.</p>
+<p class="note">Mean over pairs with the {{ level }}% CI below; highlighted: the best method of each metric and every method not significantly worse than it (paired Wilcoxon signed-rank over the pairs, Holm across the condition's methods, &alpha; = 0.05).</p>
 {% for c in conditions %}
 <div class="cond" id="{{ c.anchor }}">
 <h3>{{ c.label }}</h3>
