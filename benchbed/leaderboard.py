@@ -316,13 +316,25 @@ def mean_rank_frame(ranked: pd.DataFrame) -> pd.DataFrame:
 
 
 def overall_rank_frame(ranked: pd.DataFrame) -> pd.DataFrame:
-    """Per method: mean rank over every condition and metric of the suite, and the place by it."""
+    """Per method: mean rank over every condition and metric of the suite, and the place by it.
+
+    Only methods scored in every condition of the suite get a place (``place`` is NaN for the
+    others): a method run in 2 of 6 conditions would otherwise be ranked on the easy ones.
+    ``coverage`` says how many of the suite's conditions each method was scored in.
+    """
     cond = ranked["dataset"].astype(str) + "\x1f" + ranked["degradation"].astype(str) + "\x1f" \
         + ranked["severity"].astype(str)
-    mr = (ranked.assign(_cond=cond).groupby(["suite", "method"])
+    ranked = ranked.assign(_cond=cond)
+    total = ranked.groupby("suite")["_cond"].nunique()
+    mr = (ranked.groupby(["suite", "method"])
           .agg(mean_rank=("rank", "mean"), conditions=("_cond", "nunique")).reset_index())
-    mr["place"] = mr.groupby("suite")["mean_rank"].rank(method="min").astype(int)
-    return mr.sort_values(["suite", "place", "method"]).reset_index(drop=True)
+    full = mr["conditions"] == mr["suite"].map(total)
+    mr["coverage"] = [f"{c}/{total[s]}" for s, c in zip(mr.suite, mr.conditions)]
+    mr["place"] = np.nan
+    mr.loc[full, "place"] = mr[full].groupby("suite")["mean_rank"].rank(method="min")
+    mr["_partial"] = ~full
+    mr = mr.sort_values(["suite", "_partial", "place", "mean_rank", "method"]).drop(columns="_partial")
+    return mr[["suite", "place", "method", "mean_rank", "conditions", "coverage"]].reset_index(drop=True)
 
 
 def ranked_table(frame: pd.DataFrame, higher_is_better: Mapping[str, bool],

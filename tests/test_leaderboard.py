@@ -313,3 +313,20 @@ def test_tied_best_marks_methods_not_significantly_worse_than_the_best() -> None
     few = frame[frame.pair_id.isin(["p0", "p1", "p2", "p3"])]
     ranked = lb.rank_frame(lb.summary_frame(few, n_boot=200), hib)
     assert lb.mark_tied_best(ranked, few, hib)["tied_best"].all()
+
+
+def test_overall_ranking_places_only_methods_with_full_coverage() -> None:
+    """A method scored in 1 of 2 conditions is listed with its coverage but gets no place."""
+    rows = []
+    for deg in ("noise", "blur"):
+        for method, v in (("a", 0.5), ("b", 0.4), ("partial", 0.9)):
+            if method == "partial" and deg == "blur":
+                continue
+            rows += [("s", "d", deg, "1", f"p{i}", method, "Q", v + 0.01 * i) for i in range(3)]
+    frame = pd.DataFrame(rows, columns=["suite", "dataset", "degradation", "severity", "pair_id",
+                                        "method", "metric", "value"])
+    ov = lb.overall_rank_frame(lb.rank_frame(lb.summary_frame(frame, n_boot=100), {"Q": True}))
+    ov = ov.set_index("method")
+    assert ov.loc["a", "place"] == 1 and ov.loc["b", "place"] == 2
+    assert math.isnan(ov.loc["partial", "place"]) and ov.loc["partial", "coverage"] == "1/2"
+    assert ov.loc["a", "coverage"] == "2/2"

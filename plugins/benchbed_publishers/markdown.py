@@ -66,8 +66,11 @@ class MarkdownPublisher:
                 [(r["run_id"], r["git_commit"], r["plan_hash"][:12], r["device"], r["started_at"])
                  for r in others], columns=["run", "git commit", "plan hash", "device", "started"])))
         lines += ["", "## Overall ranking", "",
-                  "Mean rank over every condition and metric.", ""]
-        ov = context.overall[["place", "method", "mean_rank", "conditions"]].copy()
+                  "Mean rank over every condition and metric; only methods scored in every "
+                  "condition get a place (coverage = conditions scored / conditions of the suite).",
+                  ""]
+        ov = context.overall[["place", "method", "mean_rank", "coverage"]].copy()
+        ov["place"] = ov["place"].map(lambda v: "—" if pd.isna(v) else str(int(v)))
         ov["mean_rank"] = ov["mean_rank"].map(lambda v: fmt(v, 2))
         lines += [markdown_table(ov), ""]
         lines += ["## Results per condition", ""]

@@ -60,14 +60,16 @@ class HtmlPublisher:
     def _overall(self, ctx: Any) -> dict[str, Any]:
         rows = []
         for r in ctx.overall.itertuples(index=False):
+            placed = not pd.isna(r.place)
             rows.append({"attrs": {"method": r.method}, "cells": [
-                _cell(r.place, r.place), _cell(r.method),
-                _cell(fmt(r.mean_rank, 2), r.mean_rank, best=r.place == 1),
-                _cell(r.conditions, r.conditions)]})
+                _cell(int(r.place) if placed else "—", r.place if placed else None), _cell(r.method),
+                _cell(fmt(r.mean_rank, 2), r.mean_rank, best=placed and r.place == 1),
+                _cell(r.coverage, r.conditions)]})
         return {"id": "overall-table", "caption": "", "attrs": {}, "rows": rows, "columns": [
             {"label": "place", "title": "place by mean rank"}, {"label": "method", "title": ""},
             {"label": "mean rank", "title": "mean rank over all conditions and metrics"},
-            {"label": "conditions", "title": "conditions the method was scored in"}]}
+            {"label": "coverage", "title": "conditions the method was scored in / conditions of the "
+                                           "suite; only full coverage gets a place"}]}
 
     def _condition(self, ctx: Any, i: int, dataset: str, degradation: str, severity: str,
                    plots_dir: Path) -> dict[str, Any]:
