@@ -69,6 +69,15 @@ def _wiener_filter(k: tuple[float, ...], gamma: float, h: int, w: int, device: s
     return torch.as_tensor(filt, dtype=torch.complex128 if double else torch.complex64, device=device)
 
 
+def _separable_valid(xp: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """'Valid' correlation of the last two axes with k x k (separable), as sums of shifted slices:
+    ~2x faster than conv2d for one channel on the CPU, and autograd-friendly."""
+    taps = k.numel()
+    h, w = xp.shape[-2] - taps + 1, xp.shape[-1] - taps + 1
+    rows = sum(k[i] * xp[..., i : i + h, :] for i in range(taps))
+    return sum(k[i] * rows[..., :, i : i + w] for i in range(taps))  # type: ignore[return-value]
+
+
 class TorchOperator:
     """A linear operator on N x C x H x W tensors: ``A`` (clean grid -> observation grid), ``A_pinv``."""
 
@@ -125,12 +134,8 @@ class TGaussianBlur(TorchOperator):
 
     def A(self, x: torch.Tensor) -> torch.Tensor:  # noqa: N802
         """Blur; correlation = convolution for a symmetric kernel."""
-        n, c, h, w = x.shape
-        k = self._kernel(x)
-        xp = sym_pad(x, self.r, self.r, self.r, self.r).reshape(n * c, 1, h + 2 * self.r, w + 2 * self.r)
-        out = nnf.conv2d(xp, k.view(1, 1, -1, 1))
-        out = nnf.conv2d(out, k.view(1, 1, 1, -1))
-        return out.reshape(n, c, h, w)
+        r = self.r
+        return _separable_valid(sym_pad(x, r, r, r, r), self._kernel(x))
 
     def A_pinv(self, y: torch.Tensor) -> torch.Tensor:  # noqa: N802
         """Wiener deconvolution conj(H)/(|H|^2 + gamma) on a symmetric-padded copy (no ringing)."""
@@ -148,11 +153,8 @@ class TGaussianBlur(TorchOperator):
     def AT(self, y: torch.Tensor) -> torch.Tensor:  # noqa: N802
         """Full convolution with the (symmetric) kernel, then the padding folded back."""
         n, c, h, w = y.shape
-        k, r = self._kernel(y), self.r
-        z = y.reshape(n * c, 1, h, w)
-        z = nnf.conv2d(nnf.pad(z, (0, 0, 2 * r, 2 * r)), k.view(1, 1, -1, 1))  # rows: h + 2r
-        z = nnf.conv2d(nnf.pad(z, (2 * r, 2 * r, 0, 0)), k.view(1, 1, 1, -1))  # cols: w + 2r
-        z = z.reshape(n, c, h + 2 * r, w + 2 * r)
+        r = self.r
+        z = _separable_valid(nnf.pad(y, (2 * r, 2 * r, 2 * r, 2 * r)), self._kernel(y))
         dev = str(y.device)
         out = torch.zeros(n, c, h, w + 2 * r, dtype=z.dtype, device=y.device)
         out.index_add_(2, _sym_index(h, r, r, dev), z)
@@ -258,8 +260,10 @@ class TCompose(TorchOperator):
         return y
 
     def lsq_solve(self, y: torch.Tensor) -> torch.Tensor:
-        """(A A^T + γc)^{-1} y by conjugate gradients (float64 on the CPU, as the core)."""
-        work = torch.float64 if y.device.type == "cpu" else torch.float32
+        """(A A^T + γc)^{-1} y by conjugate gradients in y's precision (at least float32):
+        float64 inputs reproduce the core to 1e-7; the sampler's float32 runs ~10x faster on
+        the CPU (float64 convolutions have no fast CPU kernel) and converges to ~1e-6."""
+        work = torch.float64 if y.dtype == torch.float64 else torch.float32
         gc = self.regulariser * self.dc_gain
         y64 = y.to(work)
         z = _cg(lambda v: self.A(self.AT(v)) + gc * v, y64,
@@ -269,9 +273,7 @@ class TCompose(TorchOperator):
     def lsq_apply(self, y: torch.Tensor) -> torch.Tensor:
         """(1 + γ) A^T (A A^T + γc)^{-1} y without autograd."""
         with torch.no_grad():
-            z = self.lsq_solve(y)
-            work = torch.float64 if y.device.type == "cpu" else torch.float32
-            return ((1.0 + self.regulariser) * self.AT(z.to(work))).to(y.dtype)
+            return (1.0 + self.regulariser) * self.AT(self.lsq_solve(y))
 
     def A_pinv(self, y: torch.Tensor) -> torch.Tensor:  # noqa: N802
         """Least squares when the grid changes, else the factors' pseudo-inverses in reverse order."""
