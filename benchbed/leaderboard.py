@@ -337,6 +337,59 @@ def overall_rank_frame(ranked: pd.DataFrame) -> pd.DataFrame:
     return mr[["suite", "place", "method", "mean_rank", "conditions", "coverage"]].reset_index(drop=True)
 
 
+def nemenyi_q(k: int, alpha: float = 0.05) -> float:
+    """Critical value q_alpha of the Nemenyi test for k methods: the studentized range quantile
+    over sqrt(2) (Demšar, JMLR 7:1-30, 2006, Table 5a: k = 4 -> 2.569, k = 10 -> 3.164)."""
+    from scipy.stats import studentized_range
+
+    return float(studentized_range.ppf(1.0 - alpha, k, np.inf) / math.sqrt(2.0))
+
+
+@dataclass(frozen=True)
+class CriticalDifference:
+    """Friedman test + Nemenyi post-hoc over the blocks (condition x metric) of a suite."""
+
+    average_ranks: dict[str, float]  # method -> average rank over blocks (1 = best)
+    blocks: int
+    friedman_statistic: float
+    friedman_p: float
+    cd: float  # two methods differ significantly when their average ranks differ by more
+    alpha: float
+
+    def cliques(self) -> list[list[str]]:
+        """Maximal runs of methods (in rank order) whose ranks lie within ``cd`` of each other."""
+        order = sorted(self.average_ranks, key=self.average_ranks.__getitem__)
+        runs: list[list[str]] = []
+        for i, first in enumerate(order):
+            run = [m for m in order[i:] if self.average_ranks[m] - self.average_ranks[first] <= self.cd]
+            if len(run) > 1 and not any(set(run) <= set(r) for r in runs):
+                runs.append(run)
+        return runs
+
+
+def critical_difference(summary: pd.DataFrame, higher_is_better: Mapping[str, bool],
+                        alpha: float = 0.05) -> CriticalDifference | None:
+    """Friedman + Nemenyi on the methods scored in every (condition, metric) block: each block
+    ranks the methods by their mean over pairs. None with fewer than 2 methods or blocks."""
+    from scipy.stats import friedmanchisquare
+
+    wide = summary.pivot_table(index=[*COND, "metric"], columns="method", values="mean")
+    wide = wide.dropna(axis=1)  # full coverage only
+    if wide.shape[1] < 2 or wide.shape[0] < 2:
+        return None
+    signs = np.array([1.0 if higher_is_better.get(str(m), True) else -1.0
+                      for m in wide.index.get_level_values("metric")])
+    ranks = (wide.mul(-signs, axis=0)).rank(axis=1, method="average")
+    k, n = wide.shape[1], wide.shape[0]
+    if k >= 3:
+        stat, p = friedmanchisquare(*[wide[c].to_numpy() * signs for c in wide.columns])
+    else:
+        stat, p = math.nan, math.nan
+    cd = nemenyi_q(k, alpha) * math.sqrt(k * (k + 1) / (6.0 * n))
+    return CriticalDifference({str(m): float(v) for m, v in ranks.mean().items()}, n,
+                              float(stat), float(p), float(cd), alpha)
+
+
 def ranked_table(frame: pd.DataFrame, higher_is_better: Mapping[str, bool],
                  metric: str | None = None, degradation: str | None = None,
                  metric_order: list[str] | None = None,
@@ -652,6 +705,10 @@ class PublishContext:
         ranked = rank_frame(summary_frame(self.frame, n_boot=self.n_boot, seed=self.seed,
                                           level=self.level), self.higher_is_better)
         return mark_tied_best(ranked, self.frame, self.higher_is_better)
+
+    @cached_property
+    def critical_difference(self) -> CriticalDifference | None:
+        return critical_difference(self.summary, self.higher_is_better)
 
     @cached_property
     def mean_ranks(self) -> pd.DataFrame:

@@ -330,3 +330,25 @@ def test_overall_ranking_places_only_methods_with_full_coverage() -> None:
     assert ov.loc["a", "place"] == 1 and ov.loc["b", "place"] == 2
     assert math.isnan(ov.loc["partial", "place"]) and ov.loc["partial", "coverage"] == "1/2"
     assert ov.loc["a", "coverage"] == "2/2"
+
+
+def test_nemenyi_critical_values_match_demsar_table() -> None:
+    """Demšar (JMLR 7, 2006), Table 5(a), q_0.05: k = 2, 4, 10 -> 1.960, 2.569, 3.164."""
+    for k, q in ((2, 1.960), (4, 2.569), (10, 3.164)):
+        assert lb.nemenyi_q(k) == pytest.approx(q, abs=2e-3)
+
+
+def test_critical_difference_separates_a_clearly_better_method() -> None:
+    """Friedman + Nemenyi on 30 blocks: 'good' always first, 'x' and 'y' interchangeable."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for b in range(30):
+        for method, v in (("good", 1.0), ("x", 0.5 + 0.01 * rng.standard_normal()),
+                          ("y", 0.5 + 0.01 * rng.standard_normal())):
+            rows.append(("s", "d", f"deg{b}", "1", method, "Q", v, 0.0, 3, v, v))
+    summary = pd.DataFrame(rows, columns=[*lb.GROUP, "mean", "std", "n", "ci_low", "ci_high"])
+    cd = lb.critical_difference(summary, {"Q": True})
+    assert cd is not None and cd.blocks == 30 and cd.average_ranks["good"] == 1.0
+    assert cd.friedman_p < 1e-6
+    assert cd.cd == pytest.approx(lb.nemenyi_q(3) * math.sqrt(3 * 4 / (6 * 30)))
+    assert cd.cliques() == [["x", "y"]] or cd.cliques() == [["y", "x"]]

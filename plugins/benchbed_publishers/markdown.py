@@ -73,6 +73,14 @@ class MarkdownPublisher:
         ov["place"] = ov["place"].map(lambda v: "—" if pd.isna(v) else str(int(v)))
         ov["mean_rank"] = ov["mean_rank"].map(lambda v: fmt(v, 2))
         lines += [markdown_table(ov), ""]
+        cd = context.critical_difference
+        if cd is not None:
+            groups = "; ".join(", ".join(c) for c in cd.cliques()) or "none"
+            lines += ["Friedman test over the "
+                      f"{cd.blocks} (condition, metric) blocks of the methods scored everywhere: "
+                      f"p = {cd.friedman_p:.2g}; Nemenyi critical difference {cd.cd:.2f} "
+                      f"(alpha {cd.alpha}). Groups that do not differ significantly: {_md(groups)}.",
+                      ""]
         lines += ["## Results per condition", ""]
         summary = context.summary
         ranks = context.mean_ranks

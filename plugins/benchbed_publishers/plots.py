@@ -139,6 +139,41 @@ def rank_heatmap(mean_ranks: pd.DataFrame, methods: Sequence[str],
     return _save(fig, path, dpi)
 
 
+def cd_diagram(cd: object, title: str, path: Path, dpi: int = 90) -> Path:
+    """Critical-difference diagram (Demšar 2006): methods on their average-rank axis, a bar of
+    length CD, and thick lines joining groups that do not differ significantly (Nemenyi)."""
+    ranks = cd.average_ranks  # type: ignore[attr-defined]
+    order = sorted(ranks, key=ranks.__getitem__)
+    k = len(order)
+    fig = Figure(figsize=(7.5, 1.4 + 0.22 * k), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    ax.set_xlim(0.5, k + 0.5)
+    ax.set_ylim(-(k // 2 + 2.5), 2.0)
+    ax.axhline(0, color="black", lw=1)
+    for r in range(1, k + 1):
+        ax.plot([r, r], [0, 0.15], color="black", lw=1)
+        ax.text(r, 0.3, str(r), ha="center", va="bottom", fontsize=7)
+    half = (k + 1) // 2
+    for i, m in enumerate(order):
+        x = ranks[m]
+        left = i < half
+        y = -(i if left else k - 1 - i) * 0.55 - 0.8
+        tx = 0.6 if left else k + 0.4
+        ax.plot([x, x, tx], [0, y, y], color="0.3", lw=0.8)
+        ax.text(tx, y, f"{_text(m)} ({x:.2f})", ha="left" if left else "right", va="center",
+                fontsize=7, bbox={"fc": "white", "ec": "none", "pad": 0.5})
+    for j, clique in enumerate(cd.cliques()):  # type: ignore[attr-defined]
+        lo, hi = ranks[clique[0]], ranks[clique[-1]]
+        y = -0.25 - 0.12 * j
+        ax.plot([lo - 0.03, hi + 0.03], [y, y], color="tab:red", lw=2.5, solid_capstyle="round")
+    width = cd.cd  # type: ignore[attr-defined]
+    ax.plot([1, 1 + width], [1.3, 1.3], color="black", lw=1.5)
+    ax.text(1 + width / 2, 1.45, f"CD = {width:.2f}", ha="center", va="bottom", fontsize=7)
+    ax.axis("off")
+    ax.set_title(_text(title), fontsize=9)
+    return _save(fig, path, dpi)
+
+
 DETECTION_PANELS = (("mAP50", "mAP@0.5"), ("P", "precision"), ("R", "recall"))
 
 

@@ -327,6 +327,14 @@ class HtmlPublisher:
                                f"{ctx.suite}: mean rank across metrics", plots_dir / "ranks.png",
                                self.dpi)
             heatmap = "plots/ranks.png"
+        cd = ctx.critical_difference
+        cd_info = None
+        if cd is not None:
+            plots.cd_diagram(cd, f"{ctx.suite}: average rank over {cd.blocks} (condition, metric) "
+                                 f"blocks; Friedman p = {cd.friedman_p:.2g}", plots_dir / "cd.png",
+                             self.dpi)
+            cd_info = {"plot": "plots/cd.png", "blocks": cd.blocks, "p": f"{cd.friedman_p:.2g}",
+                       "cd": f"{cd.cd:.2f}", "k": len(cd.average_ranks)}
         examples, examples_note = self._examples(ctx, folder)
         datasets = sorted(set(frame.dataset))
         hib = ctx.higher_is_better
@@ -337,6 +345,7 @@ class HtmlPublisher:
         page = env.get_template("suite.html").render(
             title=f"{ctx.suite} — benchbed leaderboard", suite=ctx.suite, lede=lede,
             prov=ctx.provenance, note=ctx.note, overall=self._overall(ctx), heatmap=heatmap,
+            cd=cd_info,
             conditions=conditions, robustness=self._robustness(ctx),
             sweeps=self._sweeps(ctx, plots_dir), detection=self._detection(ctx, plots_dir),
             examples=examples, examples_note=examples_note,

@@ -167,6 +167,9 @@ SUITE = """{% extends "base.html" %}
 <p class="note">Mean rank over every condition and metric (1 = best). Metrics: {% for m in metric_notes %}{{ m }}{% if not loop.last %}, {% endif %}{% endfor %}.</p>
 {{ table(overall) }}
 {% if heatmap %}<img class="plot" src="{{ heatmap }}" alt="Heatmap of the mean rank of each method per condition">{% endif %}
+{% if cd %}<h3>Critical-difference diagram</h3>
+<p class="note">Friedman test over {{ cd.blocks }} blocks (condition &times; metric; each block ranks the {{ cd.k }} methods scored everywhere by their mean), p = {{ cd.p }}; Nemenyi post-hoc at &alpha; = 0.05: methods joined by a red line do not differ significantly (average ranks within CD = {{ cd.cd }}). Demšar, JMLR 7, 2006.</p>
+<img class="plot" src="{{ cd.plot }}" alt="Critical-difference diagram of the average ranks">{% endif %}
 </section>
 
 <section id="conditions">
