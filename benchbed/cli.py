@@ -150,8 +150,8 @@ def validate(ctx: click.Context, suite: Path) -> None:
 
 @main.command()
 @click.argument("suite", type=click.Path(path_type=Path))
-@click.option("--limit", type=int, default=None, help="At most N pairs per dataset.")
-@click.option("--workers", type=int, default=1, show_default=True,
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most N pairs per dataset.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Process-pool workers (same numbers as 1).")
 @click.option("--overwrite", type=click.Choice(["never", "failed", "always"]), default="never",
               show_default=True, help="Recompute stored items: never, failed ones, or all.")
@@ -608,16 +608,30 @@ def score(ctx: click.Context, a: Path, b: Path, f: Path, metrics: str | None,
         raise BenchbedError(f"images differ in size: {[im.shape[:2] for im in imgs]}",
                             fix="score images of one size")
     ga, gb, gf = (to_gray_255(im) for im in imgs)
-    values = {}
-    for n in names:
-        spec = reg.get("metric", n)
+    specs = [reg.get("metric", n) for n in names]
+    known = sorted({p for spec in specs for p in spec.profiles})
+    if profile is not None and profile not in known:
+        # a typo (LIU2012) must not silently give the default convention's numbers
+        raise BenchbedError(f"no selected metric has the profile {profile!r}",
+                            fix=f"use one of {known} (names are case-sensitive)")
+    values: dict[str, float | None] = {}
+    errors: dict[str, str] = {}
+    for n, spec in zip(names, specs):
         use = profile if profile in spec.profiles else None
-        values[n] = float(spec.factory(**spec.profile_params(use)).compute(ga, gb, gf))
+        try:
+            values[n] = float(spec.factory(**spec.profile_params(use)).compute(ga, gb, gf))
+        except Exception as exc:  # noqa: BLE001 - one metric's failure must not hide the others
+            values[n] = None
+            errors[n] = f"{type(exc).__name__}: {exc}"
     if as_json:
         click.echo(json.dumps(values))
-        return
-    for n, v in values.items():
-        click.echo(f"{n:<10} {v:.6f}")
+    else:
+        for n, v in values.items():
+            click.echo(f"{n:<10} {v:.6f}" if v is not None else f"{n:<10} failed: {errors[n]}")
+    if errors:
+        for n, err in errors.items():
+            click.echo(f"error: {n}: {err}", err=True)
+        ctx.exit(1)
 
 
 if __name__ == "__main__":

@@ -777,3 +777,24 @@ def test_cli_score_json_matches_library() -> None:
             spec = registry.get("metric", name)
             use = profile if profile in spec.profiles else spec.profile
             assert value == pytest.approx(score(name, use, folder.name), rel=1e-12), (name, profile)
+
+
+def test_cli_score_rejects_unknown_profile_and_isolates_a_failing_metric(tmp_path) -> None:
+    """`score --profile LIU2012` is an error naming the real profiles (it used to fall back to the
+    defaults); on a 24x24 image VIF (which needs 41x41) is null while the others are reported."""
+    from click.testing import CliRunner
+
+    from benchbed.cli import main
+    from benchbed.imaging import write_image
+
+    rng = np.random.default_rng(0)
+    files = []
+    for name in "ABF":
+        path = tmp_path / f"{name}.png"
+        write_image(path, rng.random((24, 24)).astype(np.float32))
+        files.append(str(path))
+    bad = CliRunner().invoke(main, ["score", *files, "--profile", "LIU2012"])
+    assert bad.exit_code == 2 and "liu2012" in bad.output and "case-sensitive" in bad.output
+    res = CliRunner().invoke(main, ["score", *files, "--json"])
+    values = json.loads(res.output.splitlines()[0])
+    assert values["VIF"] is None and values["EN"] is not None and res.exit_code == 1
