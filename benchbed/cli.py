@@ -620,7 +620,7 @@ def score(ctx: click.Context, a: Path, b: Path, f: Path, metrics: str | None,
         use = profile if profile in spec.profiles else None
         try:
             values[n] = float(spec.factory(**spec.profile_params(use)).compute(ga, gb, gf))
-        except Exception as exc:
+        except Exception as exc:  # one metric's failure must not hide the others
             values[n] = None
             errors[n] = f"{type(exc).__name__}: {exc}"
     if as_json:
