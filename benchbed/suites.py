@@ -542,6 +542,16 @@ def normalise(
     dup = sorted({x for x in labels if labels.count(x) > 1})
     if dup:
         raise SuiteError(f"methods listed twice: {dup}", fix="remove duplicates or give a `label:`")
+    # A label names a method on the board; it does not make it another computation. Two entries
+    # that compute the same thing would share their stored items and collapse into one row.
+    seen: dict[str, str] = {}
+    for m in methods:
+        ident = json.dumps({"fuse": m["fuse"], "restore": m["restore"]}, sort_keys=True, default=str)
+        if ident in seen:
+            raise SuiteError(f"methods {seen[ident]!r} and {m['label']!r} compute the same thing "
+                             "(same fuser, restorer and parameters)",
+                             fix="remove one, or change a parameter so that they differ")
+        seen[ident] = m["label"]
 
     metrics = []
     for i, entry in enumerate(data["metrics"]):

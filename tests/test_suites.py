@@ -78,3 +78,12 @@ def test_include_merges_lists(tmp_path: Path) -> None:
     assert [d["name"] for d in plan.data["degradations"]] == ["gaussian_blur", "gaussian_noise"]
     with pytest.raises(SuiteError, match="not found"):
         load_plan(_suite(tmp_path, "include: [nope.yaml]\n" + GOOD, "x.yaml"), Registry())
+
+
+def test_same_method_under_two_labels_is_an_error(tmp_path: Path) -> None:
+    """A label does not make another computation: two entries that compute the same thing would
+    share their stored items and collapse into one board row, so the suite is refused."""
+    text = GOOD.replace("  - average", "  - average\n  - {fuse: average, label: mean-fusion}")
+    with pytest.raises(SuiteError, match="compute the same thing") as err:
+        load_plan(_suite(tmp_path, text), Registry())
+    assert "'average' and 'mean-fusion'" in str(err.value)
