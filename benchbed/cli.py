@@ -131,11 +131,14 @@ def info(ctx: click.Context, name: str, as_json: bool) -> None:
 @click.argument("suite", type=click.Path(path_type=Path))
 @click.pass_context
 def validate(ctx: click.Context, suite: Path) -> None:
-    """Check SUITE against the schema and the registry without running anything."""
-    from benchbed.runner import enumerate_items
+    """Check SUITE against the schema, the registry and the environment (weights, cache)
+    without running anything."""
+    from benchbed.paths import cache_root
+    from benchbed.runner import enumerate_items, preflight
     from benchbed.suites import load_plan
 
     plan = load_plan(suite, _registry(ctx))
+    preflight(plan, _registry(ctx), cache_dir=cache_root())
     d = plan.data
     n_sev = sum(len(x["severities"]) for x in d["degradations"])
     click.echo(f"ok: suite {plan.name} (plan {plan.hash[:12]}): {len(d['datasets'])} dataset(s), "

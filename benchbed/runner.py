@@ -301,6 +301,46 @@ def _label(item: WorkItem) -> str:
             f"@{item.severity['label']} {item.method['label']}")
 
 
+def preflight(plan: Plan, registry: Registry, *, cache_dir: str | Path, device: str = "cpu") -> None:
+    """Environment checks before any item runs: a failure here is one error, never stored items.
+
+    The requested device exists; every weights file a fuser or restorer of the plan declares is
+    present with its sha256 (the detector's are checked by ``check_detection``); the artifact
+    cache is writable.
+    """
+    from benchbed.errors import WeightsError
+    from benchbed.weights import resolve_weights
+
+    if device.startswith("cuda"):
+        try:
+            import torch
+
+            ok = bool(torch.cuda.is_available())
+        except ImportError:
+            ok = False
+        if not ok:
+            raise BenchbedError(f"--device {device} but no CUDA device is available here",
+                                fix="run with --device cpu (the numbers are the same)")
+    for kind, ref in _plugins_of(plan):
+        if kind not in ("fuser", "restorer"):
+            continue
+        spec = registry.get(kind, ref["name"])  # type: ignore[arg-type]
+        for weights in spec.weights:
+            try:
+                resolve_weights(weights)
+            except WeightsError as exc:
+                raise WeightsError(f"{kind} {spec.name!r}: {exc.message}", fix=exc.fix) from exc
+    cache = Path(cache_dir)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        probe = cache / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise BenchbedError(f"the artifact cache {cache} is not writable ({exc.strerror})",
+                            fix="set BENCHBED_CACHE or --cache to a writable folder") from exc
+
+
 def run_plan(
     plan: Plan,
     registry: Registry,
@@ -317,6 +357,7 @@ def run_plan(
     executor: Executor | None = None,
 ) -> RunSummary:
     """Run every item of ``plan`` that the store does not already hold; resume by default."""
+    preflight(plan, registry, cache_dir=cache_dir, device=device)
     items = enumerate_items(plan, registry, limit)
     if plan.data.get("detection"):
         check_detection(plan, registry, items, plugin_modules)

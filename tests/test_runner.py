@@ -358,3 +358,27 @@ def test_dask_executor_equals_in_process(workdir: Path, tmp_path_factory) -> Non
                        executor=DaskExecutor(2, processes=False))
     assert summary.computed == 12 and summary.failed == 0
     assert _scores(workdir / "store.db") == _scores(other / "store.db")
+
+
+def test_preflight_stops_a_run_without_weights_before_any_item(workdir: Path, monkeypatch) -> None:
+    """The README tour without BENCHBED_WEIGHTS: `validate` and `run` stop with one line naming the
+    variable, nothing is stored, and once it is set the run computes every item (no --overwrite)."""
+    from conftest import shared_weights
+
+    weights = shared_weights("restoration")
+    if weights is None:
+        pytest.skip("shared weights absent")
+    suite = workdir / "zoo.yaml"
+    suite.write_text(SUITE.replace("  - {restore: auto, fuse: laplacian}\n",
+                                   "  - {restore: zoo_auto, fuse: laplacian}\n")
+                     .replace("limit: 2", "limit: 1").replace("  - {name: composite, severities: [1]}\n", ""))
+    monkeypatch.delenv("BENCHBED_WEIGHTS", raising=False)
+    for cmd in (["validate", str(suite)], ["run", str(suite), "--no-progress"]):
+        res = CliRunner().invoke(main, cmd)
+        assert res.exit_code == 2 and "BENCHBED_WEIGHTS" in res.output, res.output
+        assert len(res.output.strip().splitlines()) == 1
+    assert not (workdir / "store.db").exists() or not _db_rows(workdir / "store.db",
+                                                               "select * from items")
+    monkeypatch.setenv("BENCHBED_WEIGHTS", str(weights))
+    out = _run(["run", str(suite), "--no-progress", "--no-show"])
+    assert "3 to compute" in out and "0 failed" in out

@@ -20,7 +20,8 @@ def shipped_weights(config: str) -> WeightsRef | None:
     if not prov.is_file():
         return None
     sha = json.loads(prov.read_text()).get("sha256")
-    return WeightsRef(path=f"checkpoints/recofuse-{config}.pt", sha256=sha) if sha else None
+    # absolute, so that any caller (the run's preflight included) can verify it without a base
+    return WeightsRef(path=str(CHECKPOINTS / f"recofuse-{config}.pt"), sha256=sha) if sha else None
 
 
 def resolve_checkpoint(config: str, checkpoint: str) -> Path:
