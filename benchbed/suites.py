@@ -153,12 +153,43 @@ def _line_map(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...],
             _line_map(value, (*path, i), out)
 
 
+MAX_YAML_NODES = 100_000  # a suite has hundreds; an alias bomb ("billion laughs") has 10^9
+
+
+def _expanded_size(text: str) -> int:
+    """Nodes the document has once its aliases are expanded, from the (linear) event stream, so an
+    alias bomb is refused before compose/safe_load expand it exponentially."""
+    anchors: dict[str, int] = {}
+    stack: list[tuple[str | None, int]] = [(None, 0)]
+    for ev in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(ev, yaml.ScalarEvent):
+            if ev.anchor:
+                anchors[ev.anchor] = 1
+            stack[-1] = (stack[-1][0], stack[-1][1] + 1)
+        elif isinstance(ev, yaml.AliasEvent):
+            stack[-1] = (stack[-1][0], stack[-1][1] + anchors.get(ev.anchor, 1))
+        elif isinstance(ev, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            stack.append((ev.anchor, 0))
+        elif isinstance(ev, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            anchor, count = stack.pop()
+            if anchor:
+                anchors[anchor] = count + 1
+            stack[-1] = (stack[-1][0], stack[-1][1] + count + 1)
+        if stack[-1][1] > MAX_YAML_NODES:
+            return stack[-1][1]
+    return stack[0][1]
+
+
 def _read_yaml(path: Path) -> tuple[dict[str, Any], dict[tuple[Any, ...], int]]:
     if not path.is_file():
         raise SuiteError(f"suite file not found: {path}", fix="check the path (suites live in suites/)")
     text = path.read_text(encoding="utf-8")
     try:
-        node = yaml.compose(text)
+        size = _expanded_size(text)
+        if size > MAX_YAML_NODES:
+            raise SuiteError(f"{path}: the YAML expands to more than {MAX_YAML_NODES} nodes "
+                             "through its aliases", fix="write the repeated entries out, or use `include:`")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

@@ -87,3 +87,17 @@ def test_same_method_under_two_labels_is_an_error(tmp_path: Path) -> None:
     with pytest.raises(SuiteError, match="compute the same thing") as err:
         load_plan(_suite(tmp_path, text), Registry())
     assert "'average' and 'mean-fusion'" in str(err.value)
+
+
+def test_yaml_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
+    """A 'billion laughs' suite (9 levels of 10 aliases: 10^9 leaves) is refused with one line
+    before anything expands it; ordinary aliases still work."""
+    levels = ["a0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+    levels += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 10)]
+    text = "\n".join(levels) + "\n" + GOOD
+    with pytest.raises(SuiteError, match="expands to more than"):
+        load_plan(_suite(tmp_path, text), Registry())
+    from benchbed.suites import _expanded_size
+
+    # an ordinary alias counts what it expands to: a 2-element list, 3 nodes, twice
+    assert _expanded_size("a: &m [EN, QABF]\nb: *m\n") == 1 + 2 + 3 + 3
