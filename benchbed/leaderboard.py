@@ -230,15 +230,16 @@ def bootstrap_ci(values: Sequence[float] | np.ndarray, *, seed: int = 0, n_boot:
     if float(np.ptp(x)) == 0.0:
         return (float(x[0]), float(x[0]))
     fn = np.median if stat == "median" else np.mean
-    with warnings.catch_warnings():  # a degenerate BCa is caught below, not printed per group
-        warnings.simplefilter("ignore")
-        res = bootstrap((x,), fn, n_resamples=n_boot, confidence_level=level, method="BCa",
-                        random_state=np.random.default_rng(seed), vectorized=True, axis=-1)
-    lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
-    if not (math.isfinite(lo) and math.isfinite(hi)):  # BCa undefined (e.g. one outlier): percentile
-        res = bootstrap((x,), fn, n_resamples=n_boot, confidence_level=level, method="percentile",
-                        random_state=np.random.default_rng(seed), vectorized=True, axis=-1)
-        lo, hi = float(res.confidence_interval.low), float(res.confidence_interval.high)
+    lo = hi = math.nan
+    for method in ("BCa", "percentile"):  # percentile only where BCa is undefined (one outlier)
+        with warnings.catch_warnings():  # a degenerate BCa is handled here, not printed per group
+            warnings.simplefilter("ignore")
+            ci = bootstrap((x,), fn, n_resamples=n_boot, confidence_level=level, method=method,
+                           random_state=np.random.default_rng(seed), vectorized=True,
+                           axis=-1).confidence_interval
+        lo, hi = float(ci.low), float(ci.high)
+        if math.isfinite(lo) and math.isfinite(hi):
+            break
     return (lo, hi)
 
 

@@ -237,13 +237,9 @@ class AvgPoolDown(LinearOperator):
         x = np.asarray(x, np.float64)
         s = self.factor
         h, w = _spatial(x.shape)
-        ho, wo = -(-h // s), -(-w // s)
         rows = np.add.reduceat(x, np.arange(0, h, s), axis=0)
         sums = np.add.reduceat(rows, np.arange(0, w, s), axis=1)
-        rh = np.minimum(s, h - np.arange(ho) * s)
-        rw = np.minimum(s, w - np.arange(wo) * s)
-        counts = np.outer(rh, rw).reshape((ho, wo) + (1,) * (x.ndim - 2))
-        return _like(sums / counts, x)
+        return _like(sums / self._counts(h, w, x.ndim), x)
 
     def A_pinv(self, y: np.ndarray) -> np.ndarray:  # noqa: N802
         """Replicate each pixel into an s x s block, cropped to the clean shape."""
@@ -252,9 +248,9 @@ class AvgPoolDown(LinearOperator):
         up = np.repeat(np.repeat(np.asarray(y), s, axis=0), s, axis=1)
         return _like(up[:h, :w], y)
 
-    def _counts(self, ndim: int) -> np.ndarray:
+    def _counts(self, h: int, w: int, ndim: int) -> np.ndarray:
+        """Pixels in each block of an h x w grid (edge blocks may be partial), broadcastable."""
         s = self.factor
-        h, w = _spatial(self.in_shape)
         ho, wo = -(-h // s), -(-w // s)
         rh = np.minimum(s, h - np.arange(ho) * s)
         rw = np.minimum(s, w - np.arange(wo) * s)
@@ -263,7 +259,7 @@ class AvgPoolDown(LinearOperator):
     def AT(self, y: np.ndarray) -> np.ndarray:  # noqa: N802
         """Adjoint of the block mean: each value divided by its block's pixel count, replicated."""
         y = np.asarray(y, np.float64)
-        return self.A_pinv(y / self._counts(y.ndim))
+        return self.A_pinv(y / self._counts(*_spatial(self.in_shape), y.ndim))
 
     @property
     def dc_gain(self) -> float:

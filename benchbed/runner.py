@@ -500,7 +500,6 @@ def _write(sessions: sessionmaker[Session], suite: str, run_id: int, item: WorkI
         with sessions.begin() as s:
             row = s.execute(select(Item).where(Item.suite == suite, Item.item_key == item.key)
                             ).scalar_one_or_none()
-            row_existed = row is not None
             if row is None:
                 row = Item(suite=suite, item_key=item.key, **fields)
                 s.add(row)
@@ -519,22 +518,20 @@ def _write(sessions: sessionmaker[Session], suite: str, run_id: int, item: WorkI
                     for d in s.execute(select(Detection).where(Detection.item_id == row.id)).scalars():
                         s.delete(d)
                     s.flush()
-                elif result.detections:  # recomputed detections replace the same config's rows
+                else:
+                    # recomputed scores and detections replace their own old rows: one score per
+                    # (item, metric, profile) whatever its version, one detection set per config
+                    for sc in result.scores:
+                        for old in s.execute(select(Score).where(
+                                Score.item_id == row.id, Score.metric == sc["metric"],
+                                Score.profile == sc["profile"])).scalars():
+                            s.delete(old)
                     for key in {(d["detector"], d["protocol"]) for d in result.detections}:
                         for d in s.execute(select(Detection).where(
                                 Detection.item_id == row.id, Detection.detector == key[0],
                                 Detection.protocol == key[1])).scalars():
                             s.delete(d)
                     s.flush()
-            if row_existed and result.scores:
-                # a metric whose version changed replaces its old value: the store keeps one
-                # score per (item, metric, profile), whatever its version
-                for sc in result.scores:
-                    for old in s.execute(select(Score).where(
-                            Score.item_id == row.id, Score.metric == sc["metric"],
-                            Score.profile == sc["profile"])).scalars():
-                        s.delete(old)
-                s.flush()
             for sc in result.scores:
                 s.add(Score(item_id=row.id, **sc))
             for d in result.detections:

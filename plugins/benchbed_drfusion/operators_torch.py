@@ -6,7 +6,7 @@ Identity; GaussianBlur (reflect = half-sample symmetric padding, DC-normalised W
 pseudo-inverse on a symmetric-padded copy, exactly as the core computes it); AvgPoolDown (block
 means with partial edge blocks, pixel replication); Compose (A = A_k...A_1; A† factor by factor
 when the grid is kept, else the core's regularised least squares by conjugate gradients, with a
-custom backward so training does not store 40 CG iterations). Every twin has the exact adjoint
+custom backward so training does not store the CG iterations). Every twin has the exact adjoint
 ``AT``. Any other core operator falls back to calling its numpy A / A_pinv (correct, but no
 gradient and CPU-bound).
 """
@@ -179,10 +179,14 @@ class TAvgPoolDown(TorchOperator):
         ho, wo = self.out_hw
         xp = nnf.pad(x, (0, wo * s - w, 0, ho * s - h))
         sums = xp.reshape(*x.shape[:-2], ho, s, wo, s).sum(dim=(-3, -1))
-        rh = torch.clamp(h - torch.arange(ho, device=x.device) * s, max=s)
-        rw = torch.clamp(w - torch.arange(wo, device=x.device) * s, max=s)
-        counts = (rh[:, None] * rw[None, :]).to(x.dtype)
-        return sums / counts
+        return sums / self._counts(h, w, x)
+
+    def _counts(self, h: int, w: int, like: torch.Tensor) -> torch.Tensor:
+        """Pixels in each block of an h x w grid (edge blocks may be partial), as ``like``."""
+        ho, wo = self.out_hw
+        rh = torch.clamp(h - torch.arange(ho, device=like.device) * self.s, max=self.s)
+        rw = torch.clamp(w - torch.arange(wo, device=like.device) * self.s, max=self.s)
+        return (rh[:, None] * rw[None, :]).to(like.dtype)
 
     def A_pinv(self, y: torch.Tensor) -> torch.Tensor:  # noqa: N802
         """PatchUpsample: each pixel copied into its s x s block, cropped to the clean grid."""
@@ -191,11 +195,7 @@ class TAvgPoolDown(TorchOperator):
 
     def AT(self, y: torch.Tensor) -> torch.Tensor:  # noqa: N802
         """Each mean divided by its block's pixel count, replicated."""
-        h, w = self.in_hw
-        ho, wo = self.out_hw
-        rh = torch.clamp(h - torch.arange(ho, device=y.device) * self.s, max=self.s)
-        rw = torch.clamp(w - torch.arange(wo, device=y.device) * self.s, max=self.s)
-        return self.A_pinv(y / (rh[:, None] * rw[None, :]).to(y.dtype))
+        return self.A_pinv(y / self._counts(*self.in_hw, y))
 
 
 def _cg(apply_m, y: torch.Tensor, x0: torch.Tensor, iterations: int) -> torch.Tensor:  # type: ignore[no-untyped-def]
