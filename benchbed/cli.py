@@ -127,28 +127,57 @@ def info(ctx: click.Context, name: str, as_json: bool) -> None:
         click.echo("")
 
 
+_MAX_PIXELS = click.option(
+    "--max-pixels", type=click.IntRange(min=64), default=None, metavar="N",
+    help="Refuse images above N pixels (default BENCHBED_MAX_PIXELS or 25,000,000 = 5000x5000).")
+
+
+def _set_max_pixels(value: int | None) -> None:
+    """Set BENCHBED_MAX_PIXELS for this command (the environment carries it to pool and Dask
+    workers), restored when the command ends so in-process callers see no lasting change."""
+    import os
+
+    if value is None:
+        return
+    before = os.environ.get("BENCHBED_MAX_PIXELS")
+    os.environ["BENCHBED_MAX_PIXELS"] = str(value)
+
+    def restore() -> None:
+        if before is None:
+            os.environ.pop("BENCHBED_MAX_PIXELS", None)
+        else:
+            os.environ["BENCHBED_MAX_PIXELS"] = before
+
+    click.get_current_context().call_on_close(restore)
+
+
 @main.command()
 @click.argument("suite", type=click.Path(path_type=Path))
+@_MAX_PIXELS
 @click.pass_context
-def validate(ctx: click.Context, suite: Path) -> None:
-    """Check SUITE against the schema, the registry and the environment (weights, cache)
-    without running anything."""
+def validate(ctx: click.Context, suite: Path, max_pixels: int | None) -> None:
+    """Check SUITE against the schema, the registry and the environment (weights, cache, the
+    datasets' pairs and image sizes) without running anything."""
     from benchbed.paths import cache_root
+
+    _set_max_pixels(max_pixels)
+    from benchbed.errors import DataRootError
     from benchbed.runner import enumerate_items, preflight
     from benchbed.suites import load_plan
 
     plan = load_plan(suite, _registry(ctx))
     preflight(plan, _registry(ctx), cache_dir=cache_root())
+    try:  # empty datasets and oversized images are errors; a missing data root only a note
+        n: int | None = len(enumerate_items(plan, _registry(ctx)))
+        note = ""
+    except DataRootError as exc:
+        n, note = None, f"note: datasets not readable here ({exc})"
     d = plan.data
     n_sev = sum(len(x["severities"]) for x in d["degradations"])
     click.echo(f"ok: suite {plan.name} (plan {plan.hash[:12]}): {len(d['datasets'])} dataset(s), "
                f"{len(d['degradations'])} degradation(s) with {n_sev} severities, "
                f"{len(d['methods'])} method(s), {len(d['metrics'])} metric(s)")
-    try:
-        n = len(enumerate_items(plan, _registry(ctx)))
-        click.echo(f"{n} work items")
-    except BenchbedError as exc:
-        click.echo(f"note: datasets not readable here ({exc})")
+    click.echo(f"{n} work items" if n is not None else note)
 
 
 @main.command()
@@ -165,24 +194,29 @@ def validate(ctx: click.Context, suite: Path) -> None:
               help="Dask scheduler address (default: a local Dask cluster of --workers).")
 @click.option("--cache", "cache_dir", default=None, type=click.Path(),
               help="Artifact cache folder (default BENCHBED_CACHE or .benchbed/cache).")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+              metavar="SECONDS", help="Fail an item that runs longer than this (the run goes on).")
+@_MAX_PIXELS
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option("--show/--no-show", default=True, help="Print the leaderboard at the end.")
 @click.pass_context
 def run(ctx: click.Context, suite: Path, limit: int | None, workers: int, overwrite: str,
         device: str, executor: str, scheduler: str | None, cache_dir: str | None,
-        no_progress: bool, show: bool) -> None:
+        timeout: float | None, max_pixels: int | None, no_progress: bool, show: bool) -> None:
     """Run SUITE: compute what the store does not hold yet, then print the leaderboard."""
     from benchbed.paths import cache_root
     from benchbed.runner import make_executor, run_plan
     from benchbed.suites import load_plan
 
+    _set_max_pixels(max_pixels)
     reg = _registry(ctx)
     plan = load_plan(suite, reg)
     sessions = _sessions(ctx)
     summary = run_plan(plan, reg, sessions, cache_dir=cache_dir or cache_root(), limit=limit,
                        workers=workers, overwrite=overwrite, device=device,  # type: ignore[arg-type]
                        plugin_modules=tuple(ctx.obj["plugins"]), progress=not no_progress,
-                       echo=click.echo, executor=make_executor(workers, executor, scheduler))
+                       echo=click.echo, executor=make_executor(workers, executor, scheduler),
+                       timeout=timeout)
     for line in summary.lines():
         click.echo(line)
     if show:
@@ -193,6 +227,37 @@ def run(ctx: click.Context, suite: Path, limit: int | None, workers: int, overwr
         ctx.exit(1)
 
 
+def _board(ctx: click.Context, suite: str):  # type: ignore[no-untyped-def]
+    """The selected board of ``suite`` (--plan / --run, default its newest plan), warned once."""
+    from benchbed.leaderboard import select_board
+
+    key = ("board", suite)
+    if key not in ctx.obj:
+        board = select_board(_sessions(ctx), suite, plan=ctx.obj.get("plan"), run=ctx.obj.get("run"))
+        if board.warning():
+            click.echo(board.warning(), err=True)
+        ctx.obj[key] = board
+    return ctx.obj[key]
+
+
+_BOARD_OPTIONS = [
+    click.option("--plan", "plan_sel", default=None, metavar="HASH",
+                 help="Board of this plan version (hash prefix; default: the newest plan)."),
+    click.option("--run", "run_sel", type=int, default=None, metavar="ID",
+                 help="Only the items of this one run."),
+]
+
+
+def _with_board(fn):  # type: ignore[no-untyped-def]
+    for opt in reversed(_BOARD_OPTIONS):
+        fn = opt(fn)
+    return fn
+
+
+def _set_board(ctx: click.Context, plan: str | None, run: int | None) -> None:
+    ctx.obj = {**(ctx.obj or {}), "plan": plan, "run": run}
+
+
 def _show_detection(ctx: click.Context, suite: str, degradation: str | None, fmt: str,
                     filters: dict[str, Any], per_class: bool, conf: float | None, *,
                     required: bool) -> None:
@@ -201,13 +266,14 @@ def _show_detection(ctx: click.Context, suite: str, degradation: str | None, fmt
     from benchbed.leaderboard import filter_frame, format_table, plan_of
 
     sessions = _sessions(ctx)
-    cfg = plan_of(sessions, suite).get("detection")
+    board = _board(ctx, suite)
+    cfg = plan_of(sessions, suite, board).get("detection")
     if not cfg:
         if required:
             raise BenchbedError(f"suite {suite!r} has no `detection:` section",
                                 fix="add one (see suites/detection-msrs.yaml) and run it again")
         return
-    frame = detections_frame(sessions, suite)
+    frame = detections_frame(sessions, suite, board)
     filters = {"degradation": degradation, **filters}
     pre = {k: v for k, v in filters.items() if k in frame.columns}
     frame = filter_frame(frame, pre)
@@ -263,12 +329,13 @@ def _show(ctx: click.Context, suite: str, metric: str | None, degradation: str |
     )
 
     sessions = _sessions(ctx)
-    frame = scores_frame(sessions, suite)
+    board = _board(ctx, suite)
+    frame = scores_frame(sessions, suite, board)
     if frame.empty:
         raise BenchbedError(f"suite {suite!r} has no successful items yet",
                             fix="check the failures the run printed")
     hib = _hib(ctx, frame.metric.unique())
-    plan = plan_of(sessions, suite)
+    plan = plan_of(sessions, suite, board)
     order = [m["name"] for m in plan["metrics"]]
     filters = {"degradation": degradation, **(filters or {})}
     if view == "ranked":
@@ -374,13 +441,17 @@ def leaderboard() -> None:
 @click.option("--per-class", is_flag=True, help="Detection rows per class as well as overall.")
 @click.option("--conf", type=click.FloatRange(0, 1), default=None,
               help="Confidence for detection P/R (default: the suite's declared `conf`).")
+@_with_board
 @click.pass_context
 def leaderboard_show(ctx: click.Context, suite: str, view: str, metric: str | None,
                      degradation: str | None, dataset: str | None, severity: str | None,
                      methods: tuple[str, ...], where: tuple[str, ...], n_boot: int, seed: int,
-                     fmt: str, per_class: bool, conf: float | None) -> None:
-    """Tables of SUITE's latest run. Filters select result rows; ranks are among all methods
-    (with --metric in the ranked view, by that metric alone)."""
+                     fmt: str, per_class: bool, conf: float | None, plan_sel: str | None,
+                     run_sel: int | None) -> None:
+    """Tables of SUITE's board: every stored item of its newest plan (--plan / --run select
+    another). Filters select result rows; ranks are among all methods (with --metric in the
+    ranked view, by that metric alone)."""
+    _set_board(ctx, plan_sel, run_sel)
     filters = _filters(dataset, severity, methods, where)
     if view == "detection":
         _show_detection(ctx, suite, degradation, fmt, filters, per_class, conf, required=True)
@@ -401,16 +472,18 @@ def leaderboard_show(ctx: click.Context, suite: str, view: str, metric: str | No
               help="Significance level for the Holm-corrected p-value.")
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "markdown"]),
               default="table", show_default=True)
+@_with_board
 @click.pass_context
 def leaderboard_compare(ctx: click.Context, a: str, b: str, suite: str, metric: str | None,
                         degradation: str | None, dataset: str | None, severity: str | None,
                         where: tuple[str, ...], n_boot: int, seed: int, by: tuple[str, ...],
-                        alpha: float, fmt: str) -> None:
+                        alpha: float, fmt: str, plan_sel: str | None, run_sel: int | None) -> None:
     """Method A vs method B on the items both scored in SUITE: mean difference A-B with a paired
     bootstrap CI, Wilcoxon signed-rank test, p-values Holm-corrected across metrics."""
     from benchbed.leaderboard import filter_frame, format_table, paired_compare, scores_frame
 
-    frame = scores_frame(_sessions(ctx), suite)
+    _set_board(ctx, plan_sel, run_sel)
+    frame = scores_frame(_sessions(ctx), suite, _board(ctx, suite))
     filters = _filters(dataset, severity, (), where)
     frame = filter_frame(frame, {"metric": metric, "degradation": degradation, **filters})
     if frame.empty:
@@ -443,10 +516,12 @@ def leaderboard_compare(ctx: click.Context, a: str, b: str, suite: str, metric: 
 @click.option("--n-boot", type=int, default=2000, show_default=True,
               help="Bootstrap resamples for confidence intervals.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Bootstrap seed.")
+@_with_board
 @click.pass_context
 def leaderboard_publish(ctx: click.Context, suites: tuple[str, ...], out: Path,
                         publishers: tuple[str, ...], cache_dir: Path | None, examples: bool,
-                        note: str, n_boot: int, seed: int) -> None:
+                        note: str, n_boot: int, seed: int, plan_sel: str | None,
+                        run_sel: int | None) -> None:
     """Write SUITE's leaderboard with every publisher: markdown, CSV and a static HTML site."""
     import time
 
@@ -456,6 +531,10 @@ def leaderboard_publish(ctx: click.Context, suites: tuple[str, ...], out: Path,
     reg = _registry(ctx)
     sessions = _sessions(ctx)
     names = list(suites) or stored_suites(sessions)
+    if (plan_sel or run_sel is not None) and len(names) != 1:
+        raise BenchbedError("--plan / --run select the board of one suite",
+                            fix="publish that suite alone with --suite NAME")
+    _set_board(ctx, plan_sel, run_sel)
     if not names:
         raise BenchbedError("the store holds no results", fix="run a suite with `benchbed run` first")
     specs = [reg.get("publisher", p) for p in publishers] if publishers else reg.specs("publisher")
@@ -466,7 +545,8 @@ def leaderboard_publish(ctx: click.Context, suites: tuple[str, ...], out: Path,
         t0 = time.perf_counter()
         try:
             context = build_context(sessions, suite, reg, cache_dir=cache_dir or cache_root(),
-                                    n_boot=n_boot, seed=seed, examples=examples, note=note)
+                                    n_boot=n_boot, seed=seed, examples=examples, note=note,
+                                    board=_board(ctx, suite))
         except BenchbedError as exc:
             if suites:  # asked for by name: an error; found in the store: skipped
                 raise

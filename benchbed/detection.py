@@ -516,27 +516,22 @@ def protocol_label(config: Mapping[str, Any]) -> str:
 STORE_KEYS = ["dataset", "degradation", "severity", "method", "detector", "protocol"]
 
 
-def detections_frame(sessions: Any, suite: str, run_id: int | None = None) -> Any:
+def detections_frame(sessions: Any, suite: str, board: Any = None) -> Any:
     """One row per stored detection row (item x class, plus each item's ``*`` summary row) of the
-    suite's latest run (or ``run_id``), done items only."""
+    suite's board (``benchbed.leaderboard.Board``; default its newest plan), done items only."""
     import pandas as pd
-    from sqlalchemy import func, select
+    from sqlalchemy import select
 
-    from benchbed.store.models import Detection, Item, Run, RunItem
+    from benchbed.leaderboard import select_board
+    from benchbed.store.models import Detection, Item
 
+    board = board if board is not None else select_board(sessions, suite)
     with sessions() as s:
-        if run_id is None:
-            run_id = s.execute(select(func.max(Run.id)).join(RunItem, RunItem.run_id == Run.id)
-                               .where(Run.suite == suite)).scalar()
-        if run_id is None:
-            raise BenchbedError(f"no results for suite {suite!r} in this store",
-                                fix=f"run `benchbed run suites/{suite}.yaml` first")
         rows = s.execute(
             select(Item.dataset, Item.pair_id, Item.degradation, Item.severity, Item.method,
                    Detection.detector, Detection.protocol, Detection.class_name, Detection.payload)
-            .join(RunItem, RunItem.item_id == Item.id)
             .join(Detection, Detection.item_id == Item.id)
-            .where(RunItem.run_id == run_id, Item.status == "done")
+            .where(Item.id.in_(board.item_ids()), Item.status == "done")
         ).all()
     return pd.DataFrame(rows, columns=["dataset", "pair_id", "degradation", "severity", "method",
                                        "detector", "protocol", "class_name", "payload"])

@@ -31,9 +31,27 @@ class DataError(BenchbedError):
     """Missing, corrupt or inconsistent input data."""
 
 
+class DataRootError(DataError):
+    """BENCHBED_DATA is unset or not a folder: the shared datasets are not available here."""
+
+
 class PluginOutputError(BenchbedError):
     """A plugin returned something that breaks its contract (NaN, wrong shape, wrong dtype)."""
 
 
 class WeightsError(BenchbedError):
     """Missing weights file or checksum mismatch."""
+
+
+class ItemTimeoutError(BenchbedError):
+    """An item ran past the run's ``--timeout`` (not deterministic: a rerun may finish)."""
+
+
+DETERMINISTIC = (DataError, PluginOutputError, SuiteError, UnknownPluginError)
+"""Failures that a rerun of the same code on the same input repeats."""
+
+
+def failure_kind(exc: BaseException) -> str:
+    """``deterministic`` (the input or the plugin's contract: a rerun fails again) or
+    ``transient`` (time, memory, the OS, an unexpected exception: a rerun may succeed)."""
+    return "deterministic" if isinstance(exc, DETERMINISTIC) else "transient"

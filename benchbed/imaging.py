@@ -23,6 +23,38 @@ _RGB2YCC = np.array(
 _YCC2RGB = np.linalg.inv(_RGB2YCC)
 
 
+DEFAULT_MAX_PIXELS = 25_000_000
+"""Largest image (width x height) read by default: 5000 x 5000. Fusion test sets are far below
+(1280 x 1024 at most in the shared data); a 10000 x 10000 pair costs several GB per item."""
+
+
+def max_pixels() -> int:
+    """The image-size limit: ``BENCHBED_MAX_PIXELS`` (``run --max-pixels``) or the default."""
+    raw = os.environ.get("BENCHBED_MAX_PIXELS", "")
+    try:
+        return int(raw) if raw else DEFAULT_MAX_PIXELS
+    except ValueError:
+        raise DataError(f"BENCHBED_MAX_PIXELS={raw!r} is not an integer",
+                        fix="set it to a pixel count such as 25000000, or unset it") from None
+
+
+def check_size(width: int, height: int, what: str) -> None:
+    """DataError when ``width x height`` is above :func:`max_pixels` or below 8 px a side."""
+    limit = max_pixels()
+    if width * height > limit:
+        raise DataError(f"{what} is {width}x{height} ({width * height:,} pixels), above the "
+                        f"limit of {limit:,}",
+                        fix="downscale the images, or raise the limit with --max-pixels N "
+                            "(BENCHBED_MAX_PIXELS) if the machine has the memory")
+    if min(width, height) < MIN_SIDE:
+        raise DataError(f"{what} is {width}x{height}; fusion metrics and restorers need at "
+                        f"least {MIN_SIDE} pixels a side", fix="use larger images")
+
+
+MIN_SIDE = 8
+"""Smallest image side benchbed accepts (gradient, window and pyramid code needs a few px)."""
+
+
 def read_image(path: str | os.PathLike[str]) -> Image:
     """Read a PNG/JPEG/BMP/TIFF as float32 [0, 1]: HxW for gray, HxWx3 for colour."""
     p = Path(path)
@@ -30,6 +62,7 @@ def read_image(path: str | os.PathLike[str]) -> Image:
         raise DataError(f"image file not found: {p}", fix="check the path or BENCHBED_DATA")
     try:
         with PILImage.open(p) as im:
+            check_size(*im.size, f"image {p}")
             im.load()
             mode = im.mode
             if mode in ("I;16", "I;16B", "I;16L", "I"):
@@ -38,6 +71,9 @@ def read_image(path: str | os.PathLike[str]) -> Image:
             if mode not in ("L", "RGB"):
                 im = im.convert("RGB" if mode in ("RGBA", "P", "CMYK", "YCbCr", "LA") else "L")
             arr = np.asarray(im, dtype=np.float32) / 255.0
+    except PILImage.DecompressionBombError as exc:
+        raise DataError(f"image {p} is far above the size limit ({exc})",
+                        fix="downscale the images") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(
             f"cannot decode image {p}: {exc}", fix="replace the file with a valid PNG/JPEG"
@@ -47,6 +83,15 @@ def read_image(path: str | os.PathLike[str]) -> Image:
     ):
         arr = arr[..., 0]
     return np.ascontiguousarray(arr)
+
+
+def png_text(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The tEXt chunks of a PNG ({} when it has none or cannot be opened)."""
+    try:
+        with PILImage.open(path) as im:
+            return {k: v for k, v in getattr(im, "text", {}).items() if isinstance(v, str)}
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError):
+        return {}
 
 
 def to_uint8(image: Image) -> np.ndarray:
@@ -59,14 +104,23 @@ def quantise(image: Image) -> Image:
     return (to_uint8(image).astype(np.float32) / 255.0).astype(np.float32)
 
 
-def write_image(path: str | os.PathLike[str], image: Image) -> Path:
-    """Write an 8-bit PNG atomically (temp file + rename), so a killed run leaves no half file."""
+def write_image(path: str | os.PathLike[str], image: Image,
+                text: dict[str, str] | None = None) -> Path:
+    """Write an 8-bit PNG atomically (temp file + rename), so a killed run leaves no half file;
+    ``text`` goes into tEXt chunks (read back with :func:`png_text`)."""
+    from PIL.PngImagePlugin import PngInfo
+
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, suffix=".png.tmp")
     os.close(fd)
+    info = None
+    if text:
+        info = PngInfo()
+        for k, v in text.items():
+            info.add_text(k, v)
     try:
-        PILImage.fromarray(to_uint8(image)).save(tmp, format="PNG")
+        PILImage.fromarray(to_uint8(image)).save(tmp, format="PNG", pnginfo=info)
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):
@@ -141,14 +195,47 @@ def image_hash(image: Image) -> str:
     return content_hash(str(q.shape), q.tobytes())
 
 
+def pixel_digest(image: Image) -> str:
+    """Hash of what a PNG of ``image`` decodes to (equal RGB channels count as gray, as the
+    loader returns them): recorded with every cached artifact and checked when it is read."""
+    q = to_uint8(image)
+    if q.ndim == 3 and np.array_equal(q[..., 0], q[..., 1]) and np.array_equal(q[..., 1], q[..., 2]):
+        q = q[..., 0]
+    return content_hash(str(q.shape), q.tobytes())
+
+
+RANGE_TOLERANCE = 0.02
+"""How far a plugin's output may leave [0, 1] (about 5 grey levels: interpolation or a learned
+network's ringing). Such values are clipped and counted in :data:`CLIPPED`; beyond it the output
+is refused, so a 0-255 image, a x3 scale or a [-1, 1] output fails its item instead of being
+clipped into a ranked result."""
+
+CLIPPED: dict[str, int] = {}
+"""Per process: plugin (``what``) -> number of outputs clipped within the tolerance since the
+last :func:`take_clipped` (the runner reports them per item)."""
+
+
+def take_clipped() -> dict[str, int]:
+    """The clip counts gathered since the last call, and reset them."""
+    out = dict(CLIPPED)
+    CLIPPED.clear()
+    return out
+
+
 def check_image(image: object, what: str, shape: tuple[int, ...] | None = None) -> Image:
-    """Validate a plugin's output image: ndarray, finite, 2-D or HxWx3, optional exact shape."""
+    """Validate a plugin's output image: a float array, finite, 2-D or HxWx3, optional exact
+    shape, values in [0, 1] up to :data:`RANGE_TOLERANCE` (clipped and counted)."""
     from benchbed.errors import PluginOutputError
 
     if not isinstance(image, np.ndarray):
         raise PluginOutputError(
             f"{what} returned {type(image).__name__}, not a numpy array",
             fix="return a float32 numpy array in [0, 1]",
+        )
+    if not np.issubdtype(image.dtype, np.floating):
+        raise PluginOutputError(
+            f"{what} returned a {image.dtype} array; outputs are float in [0, 1]",
+            fix="return image.astype(np.float32) / 255 for 8-bit data",
         )
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
         raise PluginOutputError(
@@ -163,4 +250,15 @@ def check_image(image: object, what: str, shape: tuple[int, ...] | None = None) 
         raise PluginOutputError(
             f"{what} returned NaN or inf values", fix="check the plugin's numerics"
         )
-    return np.clip(image.astype(np.float32, copy=False), 0.0, 1.0)
+    lo, hi = (float(image.min()), float(image.max())) if image.size else (0.0, 1.0)
+    if lo < -RANGE_TOLERANCE or hi > 1.0 + RANGE_TOLERANCE:
+        raise PluginOutputError(
+            f"{what} returned values in [{lo:.4g}, {hi:.4g}], outside [0, 1] by more than "
+            f"{RANGE_TOLERANCE}",
+            fix="return float values in [0, 1] (divide 8-bit data by 255, map [-1, 1] outputs "
+                "with (x + 1) / 2); benchbed does not clip such outputs",
+        )
+    if lo < 0.0 or hi > 1.0:
+        CLIPPED[what] = CLIPPED.get(what, 0) + 1
+        return np.clip(image.astype(np.float32, copy=False), 0.0, 1.0)
+    return image.astype(np.float32, copy=False)

@@ -17,6 +17,7 @@ metric) so that any table can be recomputed from the raw scores:
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +32,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchbed.errors import BenchbedError
+from benchbed.paths import slug
 from benchbed.store.models import Item, Run, RunItem, Score
 
 KEYS = ["dataset", "degradation", "severity", "method"]
@@ -62,6 +64,72 @@ def latest_run_id(sessions: sessionmaker[Session], suite: str) -> int:
     return int(run_id)
 
 
+@dataclass(frozen=True)
+class Board:
+    """What a leaderboard shows: every item stored under one plan of a suite.
+
+    A suite's board is the union of the items covered by every run of its selected plan (by
+    default the plan of its newest run), so a later ``--limit`` run adds to it and never shrinks
+    it. A different plan stored under the same name is another version of the board, selected
+    with ``plan`` (a hash prefix) or pinned to exactly one run's items with ``run``.
+    """
+
+    suite: str
+    run_id: int
+    """The newest run of the selection: its plan and provenance head the board."""
+    run_ids: tuple[int, ...]
+    plan_hash: str
+    other_plans: tuple[str, ...] = ()
+    """Plan hashes of the other versions stored under this suite name, newest first."""
+
+    def item_ids(self):  # type: ignore[no-untyped-def]
+        """A subquery of the ids of the board's items (each once)."""
+        return select(RunItem.item_id).where(RunItem.run_id.in_(self.run_ids)).distinct()
+
+    def warning(self) -> str | None:
+        """One line when other plan versions exist under this name (None otherwise)."""
+        if not self.other_plans:
+            return None
+        others = ", ".join(h[:12] for h in self.other_plans)
+        return (f"note: suite {self.suite!r} has {len(self.other_plans) + 1} plan versions in this "
+                f"store; showing plan {self.plan_hash[:12]} (select another with --plan HASH: "
+                f"{others})")
+
+
+def select_board(sessions: sessionmaker[Session], suite: str, *, plan: str | None = None,
+                 run: int | None = None) -> Board:
+    """The board of ``suite``: its newest plan's items, a plan by hash prefix, or one run's."""
+    latest_run_id(sessions, suite)  # a clear error when the suite has no results at all
+    with sessions() as s:
+        runs = s.execute(
+            select(Run.id, Run.plan_hash).join(RunItem, RunItem.run_id == Run.id)
+            .where(Run.suite == suite).distinct().order_by(Run.id.desc())
+        ).all()
+    plans = list(dict.fromkeys(r.plan_hash for r in runs))  # newest first
+    if run is not None:
+        match = [r for r in runs if r.id == run]
+        if not match:
+            raise BenchbedError(f"suite {suite!r} has no run {run} with stored items",
+                                fix="runs of this suite: " + ", ".join(str(r.id) for r in runs[:20]))
+        chosen = match[0].plan_hash
+        return Board(suite, run, (run,), chosen, tuple(h for h in plans if h != chosen))
+    if plan is not None:
+        hits = [h for h in plans if h.startswith(plan)]
+        if len(hits) != 1:
+            what = "matches no" if not hits else "is ambiguous among the"
+            raise BenchbedError(f"--plan {plan!r} {what} plan versions of suite {suite!r}",
+                                fix="use one of " + ", ".join(h[:12] for h in plans))
+        chosen = hits[0]
+    else:
+        chosen = plans[0]
+    ids = tuple(r.id for r in runs if r.plan_hash == chosen)
+    return Board(suite, ids[0], ids, chosen, tuple(h for h in plans if h != chosen))
+
+
+def _board(sessions: sessionmaker[Session], suite: str, board: Board | None) -> Board:
+    return board if board is not None else select_board(sessions, suite)
+
+
 def stored_suites(sessions: sessionmaker[Session]) -> list[str]:
     """Names of the suites that have at least one run covering items, sorted."""
     with sessions() as s:
@@ -71,31 +139,35 @@ def stored_suites(sessions: sessionmaker[Session]) -> list[str]:
         return sorted(rows)
 
 
-def plan_of(sessions: sessionmaker[Session], suite: str) -> dict:
-    """The normalised plan of the suite's latest run."""
-    run_id = latest_run_id(sessions, suite)
+def plan_of(sessions: sessionmaker[Session], suite: str, board: Board | None = None) -> dict:
+    """The normalised plan of the suite's board (by default its newest plan)."""
+    board = _board(sessions, suite, board)
     with sessions() as s:
-        return dict(s.get(Run, run_id).plan)
+        return dict(s.get(Run, board.run_id).plan)
 
 
-def scores_frame(sessions: sessionmaker[Session], suite: str, run_id: int | None = None
+def scores_frame(sessions: sessionmaker[Session], suite: str, board: Board | None = None
                  ) -> pd.DataFrame:
-    """One row per (item, metric) of the suite's latest run (or ``run_id``), done items only.
+    """One row per (item, metric) of the suite's board (see :class:`Board`), done items only.
 
     Columns: suite, dataset, pair_id, degradation, severity, method, metric, profile, value,
     seconds. A metric scored under several convention profiles in one suite is named
     ``metric[profile]`` so that profiles never mix.
     """
-    run_id = run_id or latest_run_id(sessions, suite)
+    board = _board(sessions, suite, board)
+    with sessions() as s:
+        plan = s.get(Run, board.run_id).plan or {}
+    wanted = {(m["name"], m["profile"]) for m in plan.get("metrics", [])}
     stmt = (
         select(Item.dataset, Item.pair_id, Item.degradation, Item.severity, Item.method,
                Score.metric, Score.profile, Score.value, Item.seconds)
-        .join(RunItem, RunItem.item_id == Item.id)
         .join(Score, Score.item_id == Item.id)
-        .where(RunItem.run_id == run_id, Item.status == "done")
+        .where(Item.id.in_(board.item_ids()), Item.status == "done")
     )
     with sessions() as s:
-        rows = s.execute(stmt).all()
+        # an item shared with another plan version may carry metrics this plan does not list
+        rows = [r for r in s.execute(stmt).all()
+                if not wanted or (r.metric, r.profile) in wanted]
     frame = pd.DataFrame(rows, columns=["dataset", "pair_id", "degradation", "severity", "method",
                                         "metric", "profile", "value", "seconds"])
     frame.insert(0, "suite", suite)
@@ -109,15 +181,14 @@ def scores_frame(sessions: sessionmaker[Session], suite: str, run_id: int | None
     return frame
 
 
-def items_frame(sessions: sessionmaker[Session], suite: str, run_id: int | None = None
+def items_frame(sessions: sessionmaker[Session], suite: str, board: Board | None = None
                 ) -> pd.DataFrame:
-    """One row per item the run covered: identity, status, computing run and artifact keys."""
-    run_id = run_id or latest_run_id(sessions, suite)
+    """One row per item of the board: identity, status, computing run and artifact keys."""
+    board = _board(sessions, suite, board)
     stmt = (
         select(Item.dataset, Item.pair_id, Item.degradation, Item.severity, Item.method,
                Item.status, Item.run_id, Item.artifacts)
-        .join(RunItem, RunItem.item_id == Item.id)
-        .where(RunItem.run_id == run_id)
+        .where(Item.id.in_(board.item_ids()))
     )
     with sessions() as s:
         rows = s.execute(stmt).all()
@@ -125,23 +196,22 @@ def items_frame(sessions: sessionmaker[Session], suite: str, run_id: int | None 
                                        "status", "run_id", "artifacts"])
 
 
-def provenance(sessions: sessionmaker[Session], suite: str, run_id: int | None = None
+def provenance(sessions: sessionmaker[Session], suite: str, board: Board | None = None
                ) -> dict[str, Any]:
-    """Provenance of the suite's latest run and of every run that computed one of its items."""
-    run_id = run_id or latest_run_id(sessions, suite)
+    """Provenance of the board's newest run and of every run that computed one of its items."""
+    board = _board(sessions, suite, board)
     with sessions() as s:
-        run = s.get(Run, run_id)
+        run = s.get(Run, board.run_id)
         computing = sorted(set(s.execute(
-            select(Item.run_id).join(RunItem, RunItem.item_id == Item.id)
-            .where(RunItem.run_id == run_id)
-        ).scalars()) | {run_id})
+            select(Item.run_id).where(Item.id.in_(board.item_ids())).distinct()
+        ).scalars()) | set(board.run_ids))
         statuses = dict(s.execute(
-            select(Item.status, func.count()).join(RunItem, RunItem.item_id == Item.id)
-            .where(RunItem.run_id == run_id).group_by(Item.status)
+            select(Item.status, func.count()).where(Item.id.in_(board.item_ids()))
+            .group_by(Item.status)
         ).all())
         runs = [_run_dict(s.get(Run, r)) for r in computing]
     return {**_run_dict(run), "items": {k: int(v) for k, v in statuses.items()},
-            "computed_by": runs}
+            "board_runs": list(board.run_ids), "computed_by": runs}
 
 
 def _run_dict(run: Run) -> dict[str, Any]:
@@ -592,8 +662,10 @@ def paired_compare(frame: pd.DataFrame, a: str, b: str, higher_is_better: Mappin
         if name not in methods:
             from benchbed.registry import suggestion
 
+            close = suggestion(name, sorted(methods), "method")
             raise BenchbedError(f"method {name!r} has no scores in this selection",
-                                fix=suggestion(name, sorted(methods), "method")
+                                fix=(close if close.startswith("did you mean") else
+                                     "the methods scored here are " + ", ".join(sorted(methods)))
                                 if methods else "run the suite first")
     if a == b:
         raise BenchbedError("compare needs two different methods", fix="name two methods")
@@ -762,37 +834,95 @@ class PublishContext:
 def build_context(sessions: sessionmaker[Session], suite: str, registry: Any, *,
                   cache_dir: Path | None = None, n_boot: int = 2000, seed: int = 0,
                   examples: bool = True, note: str = "",
-                  filters: Mapping[str, Any] | None = None) -> PublishContext:
-    """Read a suite's latest run from the store into a :class:`PublishContext`."""
-    run_id = latest_run_id(sessions, suite)
-    frame = filter_frame(scores_frame(sessions, suite, run_id), filters)
+                  filters: Mapping[str, Any] | None = None, board: Board | None = None
+                  ) -> PublishContext:
+    """Read a suite's board (default: its newest plan) from the store into a PublishContext."""
+    board = _board(sessions, suite, board)
+    frame = filter_frame(scores_frame(sessions, suite, board), filters)
     if frame.empty:
         raise BenchbedError(f"suite {suite!r} has no successful scored items"
                             + (" matching the filters" if filters else ""),
                             fix="check the failures the run printed")
     with sessions() as s:
-        plan = dict(s.get(Run, run_id).plan)
+        plan = dict(s.get(Run, board.run_id).plan)
     detections = None
     if plan.get("detection"):
         from benchbed.detection import detections_frame
 
-        detections = detections_frame(sessions, suite, run_id)
+        detections = detections_frame(sessions, suite, board)
         detections = filter_frame(detections, {k: v for k, v in (filters or {}).items()
                                                if k in detections.columns})
     return PublishContext(
         suite=suite, frame=frame,
         higher_is_better=higher_is_better_map(registry, frame.metric.unique()),
-        provenance=provenance(sessions, suite, run_id), plan=plan,
-        items=items_frame(sessions, suite, run_id), cache_dir=cache_dir, n_boot=n_boot,
+        provenance=provenance(sessions, suite, board), plan=plan,
+        items=items_frame(sessions, suite, board), cache_dir=cache_dir, n_boot=n_boot,
         seed=seed, examples=examples, note=note, detections=detections,
     )
 
 
+GENERATOR_MARK = 'name="generator" content="benchbed leaderboard publish"'
+"""What every page benchbed writes carries (so publish never overwrites a page it did not write)."""
+MANIFEST = ".benchbed-files.json"
+"""Per published suite folder: the files the last publish wrote (the only ones it replaces)."""
+_LEGACY = ("*.csv", "*.md", "index.html", "site.json", "provenance.json", "plots/*", "images/*")
+
+
+def _not_ours(path: Path, why: str) -> BenchbedError:
+    return BenchbedError(f"publish would overwrite {path}, which {why}",
+                         fix="publish into another --out folder, or move that file away")
+
+
+def _previous_files(folder: Path) -> list[Path]:
+    """Files an earlier publish wrote into ``folder`` (its manifest, or the legacy layout)."""
+    manifest = folder / MANIFEST
+    if manifest.is_file():
+        try:
+            return [folder / rel for rel in json.loads(manifest.read_text())]
+        except (OSError, ValueError):
+            raise BenchbedError(f"the publish manifest {manifest} is unreadable",
+                                fix="delete the folder's generated files and the manifest, then "
+                                    "publish again") from None
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return []
+    if not (folder / "provenance.json").is_file() or not (folder / "site.json").is_file():
+        raise _not_ours(folder, "holds files that benchbed did not publish")
+    return [p for pattern in _LEGACY for p in folder.glob(pattern) if p.is_file()]
+
+
+def check_out_dir(out_dir: Path, suite: str) -> list[Path]:
+    """Refuse an --out that is a file or holds pages benchbed did not write; the files of the
+    suite's earlier publish (to replace)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BenchbedError(f"--out {out_dir} is a file, not a folder",
+                            fix="pass a folder (it is created when missing)")
+    index = out_dir / "index.html"
+    if index.is_file() and GENERATOR_MARK not in index.read_text(errors="replace")[:4096]:
+        raise _not_ours(index, "benchbed did not write")
+    folder = out_dir / slug(suite)
+    if folder.exists() and not folder.is_dir():
+        raise _not_ours(folder, "is a file")
+    return _previous_files(folder)
+
+
 def publish(context: PublishContext, out_dir: Path, publishers: Sequence[Any]) -> list[Path]:
-    """Run each publisher spec's ``publish(frame, out_dir, context)``; the paths they wrote."""
+    """Run each publisher spec's ``publish(frame, out_dir, context)``; the paths they wrote.
+
+    Only files benchbed wrote are replaced: the suite folder's earlier files (its manifest) are
+    removed first, the new ones recorded; anything else in ``out_dir`` is left alone, and a page
+    benchbed did not write is never overwritten.
+    """
     out_dir = Path(out_dir)
+    previous = check_out_dir(out_dir, context.suite)
+    for path in previous:
+        path.unlink(missing_ok=True)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for spec in publishers:
         written += list(spec.build().publish(context.frame, out_dir, context))
+    folder = (out_dir / slug(context.suite)).resolve()
+    mine = sorted({str(p.resolve().relative_to(folder)) for p in written
+                   if p.resolve().is_relative_to(folder)})
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / MANIFEST).write_text(json.dumps(mine, indent=1) + "\n")
     return written

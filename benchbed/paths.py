@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from pathlib import Path
 
-from benchbed.errors import DataError
+from benchbed.errors import DataRootError
 
 
 def data_root(required: bool = True) -> Path | None:
@@ -13,7 +15,7 @@ def data_root(required: bool = True) -> Path | None:
     value = os.environ.get("BENCHBED_DATA")
     if not value:
         if required:
-            raise DataError(
+            raise DataRootError(
                 "BENCHBED_DATA is not set, so folder datasets cannot be found",
                 fix="export BENCHBED_DATA=/path/to/datasets (e.g. ../shared/datasets) "
                 "or use the built-in `demo` dataset",
@@ -22,7 +24,7 @@ def data_root(required: bool = True) -> Path | None:
     root = Path(value).expanduser()
     if not root.is_dir():
         if required:
-            raise DataError(
+            raise DataRootError(
                 f"BENCHBED_DATA points to {root}, which is not a folder",
                 fix="set BENCHBED_DATA to the datasets folder",
             )
@@ -44,3 +46,14 @@ def cache_root() -> Path:
 def default_db_url() -> str:
     """BENCHBED_DB, default a SQLite file benchbed.db in the working directory."""
     return os.environ.get("BENCHBED_DB", "sqlite:///benchbed.db")
+
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def slug(name: str) -> str:
+    """A file-name-safe form of ``name``; names that had to change get a short hash appended."""
+    s = _SAFE.sub("-", str(name)).strip(".-") or "x"
+    if s != name:
+        s = f"{s}-{hashlib.sha256(str(name).encode()).hexdigest()[:8]}"
+    return s

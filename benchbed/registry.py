@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import importlib
 import os
 import sys
 from collections.abc import Iterable
@@ -40,14 +39,7 @@ class Registry:
             self._register(module, f"{ep.name} ({ep.value})")
         env = os.environ.get("BENCHBED_PLUGINS", "")
         for name in [*filter(None, (m.strip() for m in env.split(","))), *extra_modules]:
-            try:
-                module = importlib.import_module(name)
-            except ImportError as exc:
-                raise BenchbedError(
-                    f"cannot import plugin module {name!r}: {exc}",
-                    fix="check --plugin / BENCHBED_PLUGINS and that the module is on PYTHONPATH",
-                ) from exc
-            self._register(module, name)
+            self._register(load_local_module(name), name)
         self._specs: dict[Kind, dict[str, PluginSpec]] = {k: {} for k in KINDS}
         for kind in KINDS:
             self._collect(kind)
@@ -63,7 +55,15 @@ class Registry:
         table = self._specs[kind]
         for impl in hook.get_hookimpls():
             provider = self._providers.get(impl.plugin, impl.plugin_name)
-            for spec in impl.function() or []:
+            try:
+                returned = list(impl.function() or [])
+            except Exception as exc:  # one broken hook must not take every other plugin down
+                self.broken[provider] = (f"{hookspecs.HOOK_FOR_KIND[kind]}() raised "
+                                         f"{type(exc).__name__}: {exc}")
+                print(f"warning: plugin {provider}: {self.broken[provider]}; its {kind}s are "
+                      f"skipped (fix: fix the plugin's hook, or uninstall it)", file=sys.stderr)
+                continue
+            for spec in returned:
                 if spec.kind != kind:
                     raise BenchbedError(
                         f"{provider} returned a {spec.kind} spec {spec.name!r} from the {kind} hook",
@@ -93,7 +93,11 @@ class Registry:
         table = self._specs[kind]
         if name in table:
             return table[name]
-        raise UnknownPluginError(f"no {kind} called {name!r}", fix=suggestion(name, list(table), kind))
+        fix = suggestion(name, list(table), kind)
+        if self.broken:
+            fix += "; broken plugins that may provide it: " + "; ".join(
+                f"{p} ({e})" for p, e in self.broken.items())
+        raise UnknownPluginError(f"no {kind} called {name!r}", fix=fix)
 
     def find(self, name: str) -> list[PluginSpec]:
         """Specs of any kind called ``name``."""
@@ -102,6 +106,47 @@ class Registry:
     def all_names(self) -> list[str]:
         """Every registered name of every kind."""
         return sorted({n for t in self._specs.values() for n in t})
+
+
+def load_local_module(name: str) -> object:
+    """Import a ``--plugin`` / BENCHBED_PLUGINS module by name, or a ``.py`` file by path."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(name)
+    if name.endswith(".py") or os.sep in name:
+        if not path.is_file():
+            raise BenchbedError(f"plugin file {name} does not exist",
+                                fix="pass an existing .py file, or a module name on PYTHONPATH")
+        mod_name = f"benchbed_local_{path.stem}"
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        if spec is None or spec.loader is None:
+            raise BenchbedError(f"cannot load plugin file {name}", fix="pass a .py file")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = module  # pickled specs of pool workers find it by this name
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:
+            sys.modules.pop(mod_name, None)
+            raise BenchbedError(f"plugin file {name} failed to import: {type(exc).__name__}: {exc}",
+                                fix=f"fix {name} (run `python {name}` to see the traceback)"
+                                ) from exc
+        return module
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name != name.split(".")[0] and exc.name != name:
+            raise BenchbedError(f"plugin module {name!r} failed to import: {exc}",
+                                fix=f"install the module {exc.name!r} it needs") from exc
+        raise BenchbedError(
+            f"cannot import plugin module {name!r}: {exc}",
+            fix="check --plugin / BENCHBED_PLUGINS and that the module is on PYTHONPATH "
+                "(or pass a path to a .py file)",
+        ) from exc
+    except Exception as exc:
+        raise BenchbedError(f"plugin module {name!r} failed to import: {type(exc).__name__}: {exc}",
+                            fix=f"fix the module (python -c 'import {name}' shows the traceback)"
+                            ) from exc
 
 
 def suggestion(name: str, known: list[str], kind: str) -> str:

@@ -21,12 +21,22 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 import benchbed
-from benchbed.errors import BenchbedError
-from benchbed.imaging import content_hash
+from benchbed.errors import BenchbedError, DataError
+from benchbed.imaging import RANGE_TOLERANCE, check_size, content_hash
 from benchbed.registry import Registry
 from benchbed.store.models import Detection, Item, PluginRecord, Run, RunItem, Score
 from benchbed.suites import Plan
-from benchbed.work import ItemResult, RunContext, WorkItem, compute_group, derive_seed, item_key
+from benchbed.work import (
+    THREAD_ENV,
+    ItemResult,
+    RunContext,
+    WorkItem,
+    compute_group,
+    derive_seed,
+    item_key,
+    item_label,
+    pin_torch_threads,
+)
 from benchbed.work import run_group_list as _run_group_list
 
 Overwrite = Literal["never", "failed", "always"]
@@ -44,22 +54,6 @@ class Executor(Protocol):
         """Yield one ItemResult per item, in completion order."""
 
 
-# One torch/BLAS thread wherever items are computed: torch's CPU kernels reduce in an order that
-# depends on the thread count, so pinning it everywhere makes --workers 1 and --workers N (and
-# Dask) give bit-identical numbers; N workers then use N cores, not N x N.
-THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-
-
-def _pin_torch_threads() -> int | None:
-    """Set torch to one thread if it is imported (returns the previous count)."""
-    torch = sys.modules.get("torch")
-    if torch is None:
-        return None
-    before = int(torch.get_num_threads())
-    torch.set_num_threads(1)
-    return before
-
-
 class InProcessExecutor:
     """Default: compute in this process, yielding each item as soon as it is done (torch pinned to
     one thread, as in the pool's workers; the caller's settings are restored afterwards)."""
@@ -68,10 +62,10 @@ class InProcessExecutor:
         """Compute groups one by one."""
         saved_env = {k: os.environ.get(k) for k in THREAD_ENV}
         os.environ.update(THREAD_ENV)  # a torch imported by a plugin during the run starts at 1
-        before = _pin_torch_threads()
+        before = pin_torch_threads()
         try:
             for group in groups:
-                _pin_torch_threads()  # torch may have been imported by the previous group
+                pin_torch_threads()  # torch may have been imported by the previous group
                 yield from compute_group(ctx, group)
         finally:
             for k, v in saved_env.items():
@@ -172,6 +166,18 @@ def enumerate_items(plan: Plan, registry: Registry, limit: int | None = None) ->
     for ds in data["datasets"]:
         dataset = registry.get("dataset", ds["name"]).build(**ds["params"])
         ids = dataset.pair_ids(ds["split"])
+        split = "all pairs" if ds["split"] is None else f"split {ds['split']!r}"
+        if not ids:
+            raise DataError(f"dataset {ds['name']!r} ({split}) has no pairs",
+                            fix="check that its two modality folders hold images with the same "
+                                "file names (`benchbed list dataset` shows what is found)")
+        if hasattr(dataset, "describe_sizes"):  # headers only: refuse huge pairs before any item
+            try:
+                _, _, (w, h) = dataset.describe_sizes(ds["split"])
+            except DataError:
+                pass  # an unreadable file fails its own items, not the run
+            else:
+                check_size(w, h, f"the largest image of dataset {ds['name']!r} ({split})")
         for cap in (ds.get("limit"), limit):
             if cap:
                 ids = ids[:cap]
@@ -259,10 +265,18 @@ class RunSummary:
             f"{c['restorations_reused']} reused; fusions: {c['fusions_computed']} computed, "
             f"{c['fusions_reused']} reused",
         ]
+        clipped = {k.split(": ", 1)[1]: v for k, v in c.items() if k.startswith("clipped: ") and v}
+        if clipped:
+            out.append(f"clipped: {', '.join(f'{w} ({n} outputs)' for w, n in sorted(clipped.items()))}"
+                       f" left [0, 1] by at most {RANGE_TOLERANCE} and were clipped to it")
         for label, err in self.failures[:10]:
             out.append(f"  failed {label}: {err}")
         if len(self.failures) > 10:
             out.append(f"  ... and {len(self.failures) - 10} more failures (see the store)")
+        if self.failed:
+            out.append(f"{self.failed} item(s) failed and are stored as failed: a plain rerun "
+                       "keeps them; fix the cause ([transient] ones may need none), then rerun "
+                       "with `--overwrite failed` to recompute them")
         return out
 
 
@@ -296,9 +310,31 @@ def _existing(session: Session, suite: str, keys: list[str]
     return out
 
 
-def _label(item: WorkItem) -> str:
-    return (f"{item.dataset['name']}/{item.pair_id} {item.degradation['label']}"
-            f"@{item.severity['label']} {item.method['label']}")
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def mark_stale_runs(sessions: sessionmaker[Session]) -> list[int]:
+    """Mark `running` rows of this host whose process is gone as `interrupted`; their ids.
+
+    A run killed with SIGKILL (or by a power cut) cannot close its own row. Rows of other hosts,
+    and of this host without a recorded pid (older stores), are left alone: their process cannot
+    be checked from here.
+    """
+    host = socket.gethostname()
+    with sessions.begin() as s:
+        stale = [r for r in s.execute(select(Run).where(Run.status == "running",
+                                                        Run.host == host)).scalars()
+                 if r.pid is not None and r.pid != os.getpid() and not _pid_alive(r.pid)]
+        for r in stale:
+            r.status = "interrupted"
+        return [r.id for r in stale]
 
 
 def preflight(plan: Plan, registry: Registry, *, cache_dir: str | Path, device: str = "cpu") -> None:
@@ -341,6 +377,65 @@ def preflight(plan: Plan, registry: Registry, *, cache_dir: str | Path, device: 
                             fix="set BENCHBED_CACHE or --cache to a writable folder") from exc
 
 
+class _Progress:
+    """The run's progress: a tqdm bar on a terminal (showing the item and stage in flight when
+    items run in this process), else one log line per minute (no carriage-return spam)."""
+
+    LOG_EVERY_S = 60.0
+
+    def __init__(self, total: int, *, enabled: bool, echo: Callable[[str], None]) -> None:
+        import time
+
+        self.total, self.enabled, self.echo = total, enabled, echo
+        self.n = self.failed = 0
+        self.start = self.last_log = time.monotonic()
+        self.tty = enabled and sys.stderr.isatty()
+        self.bar = tqdm(total=total, unit="item", dynamic_ncols=True, file=sys.stderr) \
+            if self.tty else None
+
+    def in_flight(self, executor: Any):  # type: ignore[no-untyped-def]
+        """While the run lasts, in-process stages update the bar's label."""
+        import contextlib
+
+        import benchbed.work as work
+
+        @contextlib.contextmanager
+        def hook():  # type: ignore[no-untyped-def]
+            if self.bar is None or not isinstance(executor, InProcessExecutor):
+                yield
+                return
+            work.STAGE_HOOK = lambda text: self.bar.set_postfix_str(text[-70:], refresh=True)
+            try:
+                yield
+            finally:
+                work.STAGE_HOOK = None
+
+        return hook()
+
+    def done(self, label: str, status: str) -> None:
+        """One item finished."""
+        import time
+
+        self.n += 1
+        self.failed += status != "done"
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix_str(f"last: {label}"[-70:], refresh=False)
+            return
+        now = time.monotonic()
+        if self.enabled and (now - self.last_log >= self.LOG_EVERY_S or self.n == self.total):
+            self.last_log = now
+            rate = (now - self.start) / self.n
+            self.echo(f"progress: {self.n}/{self.total} items ({100 * self.n / self.total:.0f}%), "
+                      f"{self.failed} failed, {now - self.start:.0f} s elapsed, about "
+                      f"{rate * (self.total - self.n):.0f} s left; last: {label}")
+
+    def close(self) -> None:
+        """Close the bar."""
+        if self.bar is not None:
+            self.bar.close()
+
+
 def run_plan(
     plan: Plan,
     registry: Registry,
@@ -355,18 +450,38 @@ def run_plan(
     progress: bool = True,
     echo: Callable[[str], None] = print,
     executor: Executor | None = None,
+    timeout: float | None = None,
 ) -> RunSummary:
-    """Run every item of ``plan`` that the store does not already hold; resume by default."""
+    """Run every item of ``plan`` that the store does not already hold; resume by default.
+
+    ``timeout``: seconds one item may take before it is stored as failed and the run goes on.
+    """
+    if timeout is not None and isinstance(executor, DaskExecutor):
+        raise BenchbedError("--timeout works with the local executor only (Dask runs items in "
+                            "threads, which cannot be interrupted)",
+                            fix="drop --timeout, or use --executor local")
     preflight(plan, registry, cache_dir=cache_dir, device=device)
     items = enumerate_items(plan, registry, limit)
     if plan.data.get("detection"):
         check_detection(plan, registry, items, plugin_modules)
+    stale = mark_stale_runs(sessions)
+    if stale:
+        echo(f"note: marked run(s) {', '.join(map(str, stale))} interrupted (their process on this "
+             "host is gone); their finished items are kept")
     now = datetime.now(timezone.utc).replace(tzinfo=None)
+    with sessions() as s:
+        older = set(s.execute(select(Run.plan_hash).where(Run.suite == plan.name)).scalars())
+    if older - {plan.hash}:
+        echo(f"note: suite {plan.name!r} has results under another plan "
+             f"({', '.join(sorted(h[:12] for h in older - {plan.hash}))}); this run starts plan "
+             f"version {plan.hash[:12]} and its board; the older stay selectable with "
+             "`benchbed leaderboard show --plan HASH`")
     with sessions.begin() as s:
         run = Run(suite=plan.name, plan_hash=plan.hash, plan=plan.data,
                   benchbed_version=benchbed.__version__, git_commit=git_commit(),
                   packages=package_versions(), device=device_name(device),
-                  host=socket.gethostname(), workers=workers, started_at=now, status="running",
+                  host=socket.gethostname(), pid=os.getpid(), workers=workers, started_at=now,
+                  status="running",
                   n_computed=0, n_skipped=0, n_failed=0)
         s.add(run)
         s.flush()
@@ -406,23 +521,24 @@ def run_plan(
         groups[item.group].append(item)
     ctx = RunContext(suite_seed=plan.seed, cache_dir=str(Path(cache_dir).resolve()),
                      device=device, references=plan.data["references"],
-                     plugin_modules=tuple(plugin_modules))
+                     plugin_modules=tuple(plugin_modules), timeout=timeout)
     by_key = {i.key: i for i in todo}
     echo(f"run {run_id}: suite {plan.name} (plan {plan.hash[:12]}), {len(items)} items, "
          f"{len(todo)} to compute, {len(skipped_ids)} already in the store")
-    bar = tqdm(total=len(todo), disable=not progress or not todo, unit="item",
-               dynamic_ncols=True, file=sys.stderr)
+    progress_bar = _Progress(len(todo), enabled=progress and bool(todo), echo=echo)
     completed = False
+    runner = executor or make_executor(workers)
     try:
-        for result in (executor or make_executor(workers)).run(ctx, list(groups.values())):
-            item = by_key[result.key]
-            _write(sessions, plan.name, run_id, item, result, overwrite, summary)
-            for k, v in result.counters.items():
-                summary.counters[k] += v
-            bar.update(1)
+        with progress_bar.in_flight(runner):
+            for result in runner.run(ctx, list(groups.values())):
+                item = by_key[result.key]
+                _write(sessions, plan.name, run_id, item, result, overwrite, summary)
+                for k, v in result.counters.items():
+                    summary.counters[k] += v
+                progress_bar.done(item_label(item), result.status)
         completed = True
     finally:
-        bar.close()
+        progress_bar.close()
         with sessions.begin() as s:
             run_row = s.get(Run, run_id)
             run_row.finished_at = datetime.now(timezone.utc).replace(tzinfo=None)
@@ -551,4 +667,4 @@ def _write(sessions: sessionmaker[Session], suite: str, run_id: int, item: WorkI
         summary.computed += 1
     else:
         summary.failed += 1
-        summary.failures.append((_label(item), result.error or "unknown error"))
+        summary.failures.append((item_label(item), result.error or "unknown error"))

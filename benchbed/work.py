@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -14,15 +17,19 @@ from typing import Any
 
 import numpy as np
 
-from benchbed.errors import BenchbedError, DataError, PluginOutputError
+from benchbed.code_hash import plugin_code_hash
+from benchbed.errors import BenchbedError, DataError, ItemTimeoutError, PluginOutputError, failure_kind
 from benchbed.fusion import fuse_with_policy
 from benchbed.imaging import (
     check_image,
     content_hash,
     image_hash,
+    pixel_digest,
+    png_text,
     quantise,
     read_image,
     resize,
+    take_clipped,
     to_gray_255,
     write_image,
 )
@@ -86,6 +93,8 @@ class RunContext:
     device: str = "cpu"
     references: str = "clean"
     plugin_modules: tuple[str, ...] = ()
+    timeout: float | None = None
+    """Seconds one item may take (its group's shared degradation included), or None."""
 
 
 def item_key(
@@ -133,17 +142,32 @@ def _read_artifact(path: Path, like: Image) -> Image:
     return img
 
 
+DIGEST_KEY = "benchbed-pixels"
+"""PNG text chunk holding a cached artifact's :func:`pixel_digest`."""
+
+
 def _cached(ctx: RunContext, kind: str, key: str, like_ndim: int, compute) -> tuple[Image, bool]:
-    """Read the artifact ``key`` or compute, quantise and store it; returns (image, computed)."""
+    """Read the artifact ``key`` or compute, quantise and store it; returns (image, computed).
+
+    Every artifact carries the digest of its pixels; one that decodes to anything else (edited,
+    swapped, truncated, or written by an older benchbed without a digest) is recomputed with a
+    warning instead of being scored.
+    """
     path = _artifact(ctx, kind, key)
     if path.is_file():
         try:
             like = np.zeros((1, 1, 3) if like_ndim == 3 else (1, 1), np.float32)
-            return _read_artifact(path, like), False
+            image = _read_artifact(path, like)
+            if png_text(path).get(DIGEST_KEY) == pixel_digest(image):
+                return image, False
+            print(f"warning: cached {kind} artifact {path} does not hold the image it was stored "
+                  "with; recomputing it", file=sys.stderr)
         except BenchbedError:
-            path.unlink(missing_ok=True)  # a damaged cache file is recomputed, not trusted
+            print(f"warning: cached {kind} artifact {path} cannot be decoded; recomputing it",
+                  file=sys.stderr)
+        path.unlink(missing_ok=True)
     image = quantise(compute())
-    write_image(path, image)
+    write_image(path, image, text={DIGEST_KEY: pixel_digest(image)})
     return image, True
 
 
@@ -200,24 +224,33 @@ def _describe_obs(obs: Observation) -> str:
     return json.dumps({"op": op, "sigma": round(float(obs.noise_sigma), 8)}, sort_keys=True)
 
 
+def _prepare_group(ctx: RunContext, first: WorkItem):  # type: ignore[no-untyped-def]
+    """Load and degrade the group's pair once: (pair, observations, pair hash, degraded keys)."""
+    ds = _obj(ctx, "dataset", first.dataset)
+    pair = ds.load(first.pair_id)
+    observations = _degrade(ctx, first, pair, ds)
+    # A degraded-only pair is identified by what the dataset gives for this condition.
+    pair_hash = content_hash(*(image_hash(s) for s in
+                               (pair.sources or tuple(o.y for o in observations))))
+    deg_hashes = []
+    for obs, mod in zip(observations, pair.modalities):
+        h = content_hash(image_hash(obs.y), _describe_obs(obs))
+        path = _artifact(ctx, "degraded", h)
+        if not path.is_file():
+            write_image(path, obs.y, text={DIGEST_KEY: pixel_digest(obs.y)})
+        deg_hashes.append((h, mod))
+    return pair, observations, pair_hash, deg_hashes
+
+
 def compute_group(ctx: RunContext, items: list[WorkItem]) -> Iterator[ItemResult]:
     """Compute every item of one degraded pair, sharing degradation and restorations."""
     first = items[0]
     t0 = time.perf_counter()
     try:
-        ds = _obj(ctx, "dataset", first.dataset)
-        pair = ds.load(first.pair_id)
-        observations = _degrade(ctx, first, pair, ds)
-        # A degraded-only pair is identified by what the dataset gives for this condition.
-        pair_hash = content_hash(*(image_hash(s) for s in
-                                   (pair.sources or tuple(o.y for o in observations))))
-        deg_hashes = []
-        for obs, mod in zip(observations, pair.modalities):
-            h = content_hash(image_hash(obs.y), _describe_obs(obs))
-            path = _artifact(ctx, "degraded", h)
-            if not path.is_file():
-                write_image(path, obs.y)
-            deg_hashes.append((h, mod))
+        _stage(first, "load and degrade")
+        with deadline(ctx.timeout, f"loading and degrading {first.dataset['name']}/"
+                                   f"{first.pair_id}"):
+            pair, observations, pair_hash, deg_hashes = _prepare_group(ctx, first)
     except Exception as exc:  # the whole group shares the failure: report it per item
         msg = _message(exc)
         for item in items:
@@ -231,13 +264,21 @@ def compute_group(ctx: RunContext, items: list[WorkItem]) -> Iterator[ItemResult
         counters = {"restorations_computed": 0, "restorations_reused": 0,
                     "fusions_computed": 0, "fusions_reused": 0}
         artifacts = {f"degraded_{m}": h for h, m in deg_hashes}
+        take_clipped()
         try:
-            fused, fused_key = _fuse_item(ctx, item, pair, observations, deg_hashes, restored,
-                                          counters, artifacts)
-            artifacts["fused"] = fused_key
-            scores = _score(ctx, item, pair, observations, fused)
-            detections = (_detect_item(ctx, item, pair, fused, references)
-                          if item.detection else [])
+            with deadline(ctx.timeout, f"item {item_label(item)}"):
+                _stage(item, "restore and fuse")
+                fused, fused_key = _fuse_item(ctx, item, pair, observations, deg_hashes,
+                                              restored, counters, artifacts)
+                artifacts["fused"] = fused_key
+                _stage(item, "score")
+                scores = _score(ctx, item, pair, observations, fused)
+                if item.detection:
+                    _stage(item, "detect")
+                detections = (_detect_item(ctx, item, pair, fused, references)
+                              if item.detection else [])
+            for what, n in take_clipped().items():
+                counters[f"clipped: {what}"] = n
             yield ItemResult(item.key, "done", seconds=time.perf_counter() - t1 + shared,
                              pair_hash=pair_hash, artifacts=artifacts, scores=scores,
                              counters=counters, detections=detections)
@@ -247,15 +288,57 @@ def compute_group(ctx: RunContext, items: list[WorkItem]) -> Iterator[ItemResult
                              artifacts=artifacts, counters=counters)
 
 
-def _weights_key(spec: Any) -> str:
-    """The weights' sha256s: part of an artifact's identity, like the plugin version."""
-    return ",".join(w.sha256 for w in spec.weights)
+def _implementation_key(spec: Any) -> str:
+    """The weights' sha256s and the plugin's code hash: part of an artifact's identity, like the
+    plugin version (a code change without a version bump recomputes instead of reusing)."""
+    return ",".join(w.sha256 for w in spec.weights) + "|code:" + plugin_code_hash(spec)
 
 
 def _message(exc: BaseException) -> str:
-    if isinstance(exc, BenchbedError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    """The stored error: its kind (see ``failure_kind``) then the message."""
+    text = str(exc) if isinstance(exc, BenchbedError) else f"{type(exc).__name__}: {exc}"
+    return f"[{failure_kind(exc)}] {text}"
+
+
+STAGE_HOOK: Any = None
+"""In-process runs: a callable that receives ``"<item> <stage>"`` as each stage starts (the
+progress bar's in-flight label); None in pool workers."""
+
+
+def item_label(item: WorkItem) -> str:
+    """``dataset/pair degradation@severity method``: how runs and errors name an item."""
+    return (f"{item.dataset['name']}/{item.pair_id} {item.degradation['label']}"
+            f"@{item.severity['label']} {item.method.get('label', '')}")
+
+
+def _stage(item: WorkItem, stage: str) -> None:
+    if STAGE_HOOK is not None:
+        STAGE_HOOK(f"{item_label(item)}: {stage}")
+
+
+@contextmanager
+def deadline(seconds: float | None, what: str) -> Iterator[None]:
+    """Raise :class:`ItemTimeoutError` in this (main) thread once ``seconds`` have passed.
+
+    SIGALRM interrupts Python code and sleeps; a single long native call (one torch op) is
+    interrupted when it returns. Off the main thread (Dask) the run refuses ``--timeout``.
+    """
+    if not seconds:
+        yield
+        return
+
+    def on_alarm(signum: int, frame: Any) -> None:
+        raise ItemTimeoutError(f"{what} ran past --timeout {seconds:g} s",
+                          fix="raise --timeout, or rerun with --overwrite failed on a faster "
+                              "device")
+
+    previous = signal.signal(signal.SIGALRM, on_alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _fuse_item(ctx, item, pair, observations, deg_hashes, restored, counters, artifacts):  # type: ignore[no-untyped-def]
@@ -281,7 +364,7 @@ def _fuse_item(ctx, item, pair, observations, deg_hashes, restored, counters, ar
     seed = item.seed
     fkey = content_hash(*input_keys, method["fuse"]["name"], fspec.version,
                         json.dumps(method["fuse"]["params"], sort_keys=True), fspec.colour,
-                        _weights_key(fspec),
+                        _implementation_key(fspec),
                         str(seed) if fspec.degradation_aware else "",
                         *(_describe_obs(o) for o in observations) if fspec.degradation_aware
                         else ())
@@ -302,7 +385,7 @@ def _input_image(ctx, method, obs, h, mod, restored, counters, artifacts):  # ty
         return (obs.y if obs.y.shape == obs.clean_shape else resize(obs.y, obs.clean_shape[:2])), h
     rspec = get_registry(ctx.plugin_modules).get("restorer", ref["name"])
     rkey = content_hash(h, mod, ref["name"], rspec.version, json.dumps(ref["params"], sort_keys=True),
-                        _weights_key(rspec))
+                        _implementation_key(rspec))
     if rkey not in restored:
         restorer = _obj(ctx, "restorer", ref)
 
@@ -343,7 +426,7 @@ def _detect_cached(ctx: RunContext, ref: dict[str, Any], image: Image):  # type:
     spec = get_registry(ctx.plugin_modules).get("detector", ref["name"])
     params = {k: v for k, v in ref["params"].items() if k != "device"}
     key = content_hash(image_hash(image), ref["name"], spec.version,
-                       json.dumps(params, sort_keys=True, default=str))
+                       json.dumps(params, sort_keys=True, default=str), _implementation_key(spec))
     path = Path(ctx.cache_dir) / "detections" / key[:2] / f"{key}.json"
     if path.is_file():
         try:
@@ -487,6 +570,29 @@ def _score(ctx, item, pair, observations, fused) -> list[dict[str, Any]]:  # typ
     return out
 
 
+# One torch/BLAS thread wherever items are computed: torch's CPU kernels reduce in an order that
+# depends on the thread count, so pinning it everywhere makes --workers 1 and --workers N (and
+# Dask) give bit-identical numbers; N workers then use N cores, not N x N.
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def pin_torch_threads() -> int | None:
+    """Set torch to one thread if it is imported (returns the previous count)."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    before = int(torch.get_num_threads())
+    torch.set_num_threads(1)
+    return before
+
+
 def run_group_list(ctx: RunContext, items: list[WorkItem]) -> list[ItemResult]:
-    """Process-pool entry point: a whole group's results at once."""
-    return list(compute_group(ctx, items))
+    """Pool and Dask entry point: a whole group's results at once, torch pinned to one thread
+    (a Dask worker does not run the pool's initializer)."""
+    os.environ.update(THREAD_ENV)
+    pin_torch_threads()
+    out = []
+    for result in compute_group(ctx, items):
+        out.append(result)
+        pin_torch_threads()  # a plugin of this group may have imported torch
+    return out

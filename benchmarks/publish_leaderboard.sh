@@ -8,8 +8,8 @@
 #    default ../shared/datasets), never with --limit, into a dedicated store and artifact cache
 #    under .benchbed/ (git-ignored); a run that is interrupted (Ctrl-C, kill, end of a session)
 #    resumes where it stopped when the script is run again, and the log says how far each got;
-# 2. publishes only the suites whose run finished with no failed item: their folders of
-#    leaderboard/ are replaced; a suite that did not finish keeps its earlier published folder
+# 2. publishes only the suites whose run finished with no failed item: the files an earlier
+#    publish wrote into their folders of leaderboard/ are replaced; a suite that did not finish keeps its earlier published folder
 #    (the index lists every folder with its own provenance note), so a partial run never
 #    shrinks a board.
 # leaderboard/README.md is hand-written and kept.
@@ -47,7 +47,7 @@ if [ ${#done_suites[@]} -eq 0 ]; then
 fi
 publish_args=()
 for suite in "${done_suites[@]}"; do
-    rm -rf -- "${OUT:?}/$suite"
+    # publish replaces the files it wrote for the suite before (its manifest), nothing else
     publish_args+=(--suite "$suite")
 done
 mkdir -p "$OUT"

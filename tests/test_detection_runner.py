@@ -93,11 +93,11 @@ def toy(workdir: Path):  # type: ignore[no-untyped-def]
     sys.modules.pop("toy_det", None)
 
 
-def _run(args: list[str], ok: bool = True) -> str:
+def _run(args: list[str], ok: bool = True, stdout: bool = False) -> str:
     res = CliRunner().invoke(main, ["--plugin", "toy_det", *args], catch_exceptions=False)
     if ok:
         assert res.exit_code == 0, res.output
-    return res.output
+    return res.stdout if stdout else res.output
 
 
 def _rows(db: Path, sql: str) -> list[tuple]:
@@ -111,7 +111,7 @@ def _table(workdir: Path, *extra: str) -> dict[tuple[str, str], float]:
     import pandas as pd
 
     out = _run(["leaderboard", "show", "--suite", "det-toy", "--view", "detection",
-                "--format", "csv", *extra])
+                "--format", "csv", *extra], stdout=True)
     t = pd.read_csv(io.StringIO(out))
     return {(r.degradation, r.method): r for r in t.itertuples()}
 

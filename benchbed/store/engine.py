@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event, inspect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import Engine, create_engine, event, inspect, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchbed.errors import BenchbedError
@@ -78,12 +78,20 @@ def current_revision(engine: Engine) -> str | None:
 def upgrade(engine: Engine) -> str:
     """Apply pending migrations; safe when two processes start on a new store at once."""
     from alembic import command
+    from alembic.script import ScriptDirectory
 
     head = head_revision()
+    known = {r.revision for r in ScriptDirectory(str(MIGRATIONS)).walk_revisions()}
     for attempt in range(20):
         try:
-            if current_revision(engine) == head:
+            current = current_revision(engine)
+            if current == head:
                 return head
+            if current is not None and current not in known:
+                raise BenchbedError(
+                    f"the store {engine.url.render_as_string(hide_password=True)} is at schema "
+                    f"revision {current}, newer than this benchbed knows (up to {head})",
+                    fix="upgrade benchbed, or use another --db")
             with engine.begin() as conn:
                 cfg = _alembic_config(engine)
                 cfg.attributes["connection"] = conn
@@ -100,13 +108,36 @@ def upgrade(engine: Engine) -> str:
 
 
 def open_store(url: str) -> sessionmaker[Session]:
-    """Engine + migrations + session factory for ``url``."""
+    """Engine + migrations + session factory for ``url``; every failure is one BenchbedError."""
+    shown = _safe_url(url)
     try:
         engine = make_engine(url)
         upgrade(engine)
         inspect(engine).get_table_names()
-    except OperationalError as exc:
-        raise BenchbedError(
-            f"cannot open the store {url}: {exc.orig}", fix="check --db / BENCHBED_DB"
-        ) from exc
+    except NoSuchModuleError as exc:
+        scheme = url.split(":", 1)[0]
+        raise BenchbedError(f"--db {shown}: no database driver for the scheme {scheme!r}",
+                            fix="use sqlite:///path/to/store.db or postgresql+psycopg://... "
+                                "(with its driver installed)") from exc
+    except ArgumentError as exc:
+        raise BenchbedError(f"--db {shown} is not a database URL ({exc})",
+                            fix="use sqlite:///path/to/store.db") from exc
+    except DBAPIError as exc:
+        text = str(exc.orig)
+        if "not a database" in text or "malformed" in text:
+            fix = "the file is not a benchbed store (or is corrupt): pass another --db, or " \
+                  "restore the file from a backup"
+        elif "readonly" in text or "read-only" in text:
+            fix = "make the file and its folder writable, or copy the store somewhere writable"
+        else:
+            fix = "check --db / BENCHBED_DB"
+        raise BenchbedError(f"cannot open the store {shown}: {text}", fix=fix) from exc
     return sessionmaker(engine, expire_on_commit=False)
+
+
+def _safe_url(url: str) -> str:
+    """``url`` with any password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return url

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     DateTime,
     Float,
     ForeignKey,
@@ -35,6 +36,8 @@ class Run(Base):
     packages: Mapped[dict] = mapped_column(JSON)
     device: Mapped[str] = mapped_column(String(100))
     host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    """The run's process id on ``host`` (a dead one's `running` row is marked interrupted)."""
     workers: Mapped[int] = mapped_column(Integer, default=1)
     started_at: Mapped[datetime] = mapped_column(DateTime)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -77,7 +80,7 @@ class Item(Base):
     degradation: Mapped[str] = mapped_column(String(200))
     severity: Mapped[str] = mapped_column(String(200))
     method: Mapped[str] = mapped_column(String(300))
-    seed: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(BigInteger)
     status: Mapped[str] = mapped_column(String(20))
     error: Mapped[str | None] = mapped_column(Text, nullable=True)
     seconds: Mapped[float] = mapped_column(Float, default=0.0)

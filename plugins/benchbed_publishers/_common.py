@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
-import re
 from pathlib import Path
 from typing import Any
 
-_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+from benchbed.paths import slug
 
-
-def slug(name: str) -> str:
-    """A file-name-safe form of ``name``; names that had to change get a short hash appended."""
-    s = _SAFE.sub("-", str(name)).strip(".-") or "x"
-    if s != name:
-        s = f"{s}-{hashlib.sha256(str(name).encode()).hexdigest()[:8]}"
-    return s
-
+__all__ = ["slug"]
 
 def suite_dir(out_dir: Path, suite: str) -> Path:
     """``out_dir/<slug(suite)>``, created."""

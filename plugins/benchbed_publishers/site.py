@@ -311,9 +311,7 @@ class HtmlPublisher:
     def publish(self, frame: pd.DataFrame, out_dir: Path, context: Any) -> list[Path]:
         ctx = context
         out_dir = Path(out_dir)
-        folder = suite_dir(out_dir, ctx.suite)
-        for sub in ("plots", "images"):  # stale files of an earlier publish must not linger
-            shutil.rmtree(folder / sub, ignore_errors=True)
+        folder = suite_dir(out_dir, ctx.suite)  # the core removed this folder's earlier files
         plots_dir = folder / "plots"
         plots_dir.mkdir(parents=True, exist_ok=True)
         env = _env()
