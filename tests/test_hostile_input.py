@@ -58,11 +58,18 @@ class Sleepy:
     def fuse(self, inputs):
         time.sleep(600)
 
+class Weighted:
+    def fuse(self, inputs):
+        return np.asarray(inputs.images[0], np.float32)
+
 @hookimpl
 def benchbed_register_fusers():
+    from benchbed import WeightsRef
     return [FuserSpec(name=m, version="1", summary=m, factory=Scaled, params={"mode": m})
             for m in ("u8", "x3", "neg", "tiny")] + [
-        FuserSpec(name="sleepy", version="1", summary="never returns", factory=Sleepy)]
+        FuserSpec(name="sleepy", version="1", summary="never returns", factory=Sleepy),
+        FuserSpec(name="weighted", version="1", summary="needs a weights file", factory=Weighted,
+                  weights=(WeightsRef("weighted/model.bin", "0" * 64),))]
 """
 
 
@@ -77,6 +84,23 @@ def _suite(tmp: Path, methods: str, name: str = "small.yaml") -> None:
 
 def _setup_bad_fusers(tmp: Path) -> None:
     (tmp / "badfusers.py").write_text(BAD_FUSERS)
+
+
+def _setup_weighted(tmp: Path, content: bytes | None = None) -> None:
+    _setup_bad_fusers(tmp)
+    _suite(tmp, "weighted")
+    if content is not None:
+        (tmp / "weights" / "weighted").mkdir(parents=True)
+        (tmp / "weights" / "weighted" / "model.bin").write_bytes(content)
+
+
+def _cuda_available() -> bool:
+    try:
+        import torch
+
+        return bool(torch.cuda.is_available())
+    except ImportError:
+        return False
 
 
 def _setup_broken_module(tmp: Path) -> None:
@@ -149,6 +173,20 @@ class Case:
 
 
 CASES = [
+    Case("run-without-BENCHBED_WEIGHTS", ["--plugin", "./badfusers.py", "run", "small.yaml"], 2,
+         "need BENCHBED_WEIGHTS, which is not set", _setup_weighted, env={"BENCHBED_WEIGHTS": ""}),
+    Case("validate-without-BENCHBED_WEIGHTS", ["--plugin", "./badfusers.py", "validate",
+                                               "small.yaml"], 2,
+         "need BENCHBED_WEIGHTS, which is not set", _setup_weighted, env={"BENCHBED_WEIGHTS": ""}),
+    Case("weights-wrong-sha256", ["--plugin", "./badfusers.py", "run", "small.yaml"], 2,
+         "checksum mismatch for", lambda t: _setup_weighted(t, b"not the published weights"),
+         env={"BENCHBED_WEIGHTS": "{tmp}/weights"}),
+    Case("weights-file-missing", ["--plugin", "./badfusers.py", "validate", "small.yaml"], 2,
+         "weights file not found", _setup_weighted, env={"BENCHBED_WEIGHTS": "{tmp}"}),
+    *([] if _cuda_available() else [
+        Case("device-cuda-without-gpu", ["run", "small.yaml", "--device", "cuda"], 2,
+             "--device cuda but no CUDA device is available here",
+             lambda t: _suite(t, "average"))]),
     Case("plugin-module-raises-at-import", ["--plugin", "brokenmod", "list"], 2,
          "plugin module 'brokenmod' failed to import: RuntimeError: boom at import",
          _setup_broken_module),
@@ -256,7 +294,10 @@ def test_hostile_input(case: Case, store: Path, tmp_path: Path,
     monkeypatch.setenv("BENCHBED_DB", f"sqlite:///{store / 'store.db'}")
     monkeypatch.setenv("BENCHBED_CACHE", str(tmp_path / "cache"))
     for k, v in case.env.items():
-        monkeypatch.setenv(k, v.replace("{tmp}", str(tmp_path)))
+        if v:
+            monkeypatch.setenv(k, v.replace("{tmp}", str(tmp_path)))
+        else:
+            monkeypatch.delenv(k, raising=False)
     if case.setup:
         case.setup(tmp_path)
     args = [a.replace("{tmp}", str(tmp_path)) for a in case.args]
