@@ -17,6 +17,7 @@ from benchbed.types import (
     Pair,
     PublisherSpec,
     RestorerSpec,
+    SeverityAxis,
     WeightsRef,
     lazy,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "PluginOutputError",
     "PublisherSpec",
     "RestorerSpec",
+    "SeverityAxis",
     "WeightsRef",
     "__version__",
     "hookimpl",

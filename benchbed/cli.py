@@ -318,10 +318,13 @@ def _show(ctx: click.Context, suite: str, metric: str | None, degradation: str |
     from benchbed.leaderboard import (
         filter_frame,
         format_table,
+        headline_metrics,
         plan_of,
         ranked_table,
+        reference_free_map,
         robustness_frame,
         scores_frame,
+        severity_axes,
         severity_order,
         stats_table,
         summary_frame,
@@ -337,14 +340,17 @@ def _show(ctx: click.Context, suite: str, metric: str | None, degradation: str |
     hib = _hib(ctx, frame.metric.unique())
     plan = plan_of(sessions, suite, board)
     order = [m["name"] for m in plan["metrics"]]
+    primary = headline_metrics(plan, frame.metric.unique(),
+                               reference_free_map(_registry(ctx), frame.metric.unique()))
     filters = {"degradation": degradation, **(filters or {})}
     if view == "ranked":
         if metric:
             frame = filter_frame(frame, {"metric": metric})
         out_cols = ["dataset", "degradation", "severity", "method", "rank", "mean_rank", "n"]
         pre, post = _split_filters(filters, frame.columns, out_cols)
-        table = filter_frame(ranked_table(filter_frame(frame, pre), hib, metric_order=order), post)
-        title = ("mean over pairs; rank by mean rank across metrics; "
+        table = filter_frame(ranked_table(filter_frame(frame, pre), hib, metric_order=order,
+                                          primary=None if metric else primary), post)
+        title = (f"mean over pairs; rank by mean rank across {', '.join(primary)}; "
                  + ", ".join(f"{m} {'↑' if h else '↓'}" for m, h in sorted(hib.items())))
     else:
         filters["metric"] = metric
@@ -353,7 +359,7 @@ def _show(ctx: click.Context, suite: str, metric: str | None, degradation: str |
                         "std", "n", "ci_low", "ci_high", "rank", "mean_rank", "place"]
             pre, post = _split_filters(filters, frame.columns, out_cols)
             table = filter_frame(stats_table(filter_frame(frame, pre), hib, n_boot=n_boot,
-                                             seed=seed, metric_order=order), post)
+                                             seed=seed, metric_order=order, primary=primary), post)
             title = (f"mean, std, n and 95% bootstrap CI ({n_boot} resamples, seed {seed}); rank "
                      "per metric within a condition; mean_rank across metrics; place by mean_rank")
         elif view == "robustness":
@@ -371,11 +377,13 @@ def _show(ctx: click.Context, suite: str, metric: str | None, degradation: str |
                                        ["suite", "dataset", "degradation", "method", "metric"])
             summary = summary_frame(filter_frame(frame, pre), n_boot=n_boot, seed=seed)
             table = filter_frame(sweep_auc_frame(summary, clean=_clean(plan),
-                                                 order=severity_order(plan)), post)
+                                                 order=severity_order(plan),
+                                                 axes=severity_axes(plan, _registry(ctx))), post)
             if table.empty:
                 raise BenchbedError(f"suite {suite!r} has no severity sweep",
                                     fix="list two or more severities of a degradation in the suite")
-            title = "normalised area under the mean-score-vs-severity curve (clean at severity 0)"
+            title = ("normalised area under the mean-score-vs-severity curve over each "
+                     "degradation's physical parameter (column axis; clean at its clean value)")
     if table.empty:
         raise BenchbedError("no rows match the filters",
                             fix="check the filter values against `benchbed leaderboard show`")

@@ -220,8 +220,10 @@ def _run_dict(run: Run) -> dict[str, Any]:
         "benchbed_version": run.benchbed_version, "git_commit": run.git_commit or "unknown",
         "packages": dict(run.packages or {}), "device": run.device, "host": run.host,
         "workers": run.workers, "status": run.status,
-        "started_at": run.started_at.isoformat(timespec="seconds") if run.started_at else "",
-        "finished_at": run.finished_at.isoformat(timespec="seconds") if run.finished_at else "",
+        # the store keeps naive UTC: say so
+        "started_at": run.started_at.isoformat(timespec="seconds") + "Z" if run.started_at else "",
+        "finished_at": run.finished_at.isoformat(timespec="seconds") + "Z" if run.finished_at
+        else "",
     }
 
 
@@ -379,20 +381,53 @@ def mark_tied_best(ranked: pd.DataFrame, frame: pd.DataFrame, higher_is_better: 
     return out
 
 
-def mean_rank_frame(ranked: pd.DataFrame) -> pd.DataFrame:
-    """Mean rank across metrics per (condition, method), with the overall place within the condition."""
+def reference_free_map(registry: Any, metrics: Iterable[str]) -> dict[str, bool]:
+    """``metric -> True`` for metrics of the fused image alone (EN, SD, SF, AG: the spec's
+    ``needs_sources=False``). They can rise with noise, so they never decide a headline rank
+    unless a suite declares them ``primary``."""
+    known = set(registry.names("metric"))
+    out = {}
+    for m in metrics:
+        base = m.split("[", 1)[0]
+        out[m] = base in known and not registry.get("metric", base).needs_sources
+    return out
+
+
+def headline_metrics(plan: Mapping[str, Any] | None, metrics: Iterable[str],
+                     reference_free: Mapping[str, bool]) -> list[str]:
+    """The metrics the headline ranks use: the suite's ``primary:`` list (the paper's table),
+    else its reference-based metrics, else (a suite of reference-free metrics only) all."""
+    present = list(dict.fromkeys(metrics))
+    declared = list((plan or {}).get("primary") or [])
+    if declared:
+        return [m for m in present if m in declared or m.split("[", 1)[0] in declared]
+    based = [m for m in present if not reference_free.get(m, False)]
+    return based or present
+
+
+def _only(ranked: pd.DataFrame, metrics: Sequence[str] | None) -> pd.DataFrame:
+    return ranked if metrics is None else ranked[ranked["metric"].isin(list(metrics))]
+
+
+def mean_rank_frame(ranked: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:
+    """Mean rank across ``metrics`` (default all) per (condition, method), with the place within
+    the condition."""
+    ranked = _only(ranked, metrics)
     mr = (ranked.groupby([*COND, "method"])["rank"].mean().rename("mean_rank").reset_index())
     mr["place"] = mr.groupby(COND)["mean_rank"].rank(method="min").astype(int)
     return mr.sort_values([*COND, "place", "method"]).reset_index(drop=True)
 
 
-def overall_rank_frame(ranked: pd.DataFrame) -> pd.DataFrame:
-    """Per method: mean rank over every condition and metric of the suite, and the place by it.
+def overall_rank_frame(ranked: pd.DataFrame, metrics: Sequence[str] | None = None
+                       ) -> pd.DataFrame:
+    """Per method: mean rank over every condition and ``metrics`` (default all) of the suite,
+    and the place by it.
 
     Only methods scored in every condition of the suite get a place (``place`` is NaN for the
     others): a method run in 2 of 6 conditions would otherwise be ranked on the easy ones.
     ``coverage`` says how many of the suite's conditions each method was scored in.
     """
+    ranked = _only(ranked, metrics)
     cond = ranked["dataset"].astype(str) + "\x1f" + ranked["degradation"].astype(str) + "\x1f" \
         + ranked["severity"].astype(str)
     ranked = ranked.assign(_cond=cond)
@@ -439,11 +474,14 @@ class CriticalDifference:
 
 
 def critical_difference(summary: pd.DataFrame, higher_is_better: Mapping[str, bool],
-                        alpha: float = 0.05) -> CriticalDifference | None:
-    """Friedman + Nemenyi on the methods scored in every (condition, metric) block: each block
-    ranks the methods by their mean over pairs. None with fewer than 2 methods or blocks."""
+                        alpha: float = 0.05, metrics: Sequence[str] | None = None
+                        ) -> CriticalDifference | None:
+    """Friedman + Nemenyi on the methods scored in every (condition, metric) block of ``metrics``
+    (default all): each block ranks the methods by their mean over pairs. None with fewer than 2
+    methods or blocks."""
     from scipy.stats import friedmanchisquare
 
+    summary = _only(summary, metrics)
     wide = summary.pivot_table(index=[*COND, "metric"], columns="method", values="mean")
     wide = wide.dropna(axis=1)  # full coverage only
     if wide.shape[1] < 2 or wide.shape[0] < 2:
@@ -464,11 +502,13 @@ def critical_difference(summary: pd.DataFrame, higher_is_better: Mapping[str, bo
 def ranked_table(frame: pd.DataFrame, higher_is_better: Mapping[str, bool],
                  metric: str | None = None, degradation: str | None = None,
                  metric_order: list[str] | None = None,
-                 filters: Mapping[str, Any] | None = None) -> pd.DataFrame:
+                 filters: Mapping[str, Any] | None = None,
+                 primary: Sequence[str] | None = None) -> pd.DataFrame:
     """Mean per (dataset, degradation, severity, method) and metric, ranked within each condition.
 
-    Ranks are per metric (1 = best, ties share the best rank) and averaged into ``mean_rank``;
-    ``rank`` is the place by mean rank. ``n`` is the number of pairs.
+    Ranks are per metric (1 = best, ties share the best rank) and averaged into ``mean_rank``
+    over the ``primary`` metrics (default all shown); ``rank`` is the place by mean rank. ``n``
+    is the number of pairs.
     """
     df = filter_frame(frame, {"metric": metric, "degradation": degradation, **(filters or {})})
     _require_rows(df)
@@ -481,7 +521,8 @@ def ranked_table(frame: pd.DataFrame, higher_is_better: Mapping[str, bool],
     for m in metrics:
         ascending = not higher_is_better.get(m, True)
         ranks[m] = table[m].groupby(level=cond).rank(ascending=ascending, method="min")
-    table["mean_rank"] = ranks.mean(axis=1)
+    decide = [m for m in metrics if primary is None or m in primary] or metrics
+    table["mean_rank"] = ranks[decide].mean(axis=1)
     table = table.join(counts)
     table = table.reset_index().sort_values([*cond, "mean_rank", "method"])
     table.insert(3, "rank", table.groupby(cond)["mean_rank"].rank(method="min").astype(int))
@@ -500,11 +541,13 @@ def ordered_metrics(metrics: Iterable[str], order: Sequence[str] | None) -> list
 
 def stats_table(frame: pd.DataFrame, higher_is_better: Mapping[str, bool], *, n_boot: int = 2000,
                 seed: int = 0, filters: Mapping[str, Any] | None = None,
-                metric_order: Sequence[str] | None = None) -> pd.DataFrame:
-    """Long table: per (condition, method, metric) mean, std, n, CI, rank; plus the mean rank."""
+                metric_order: Sequence[str] | None = None,
+                primary: Sequence[str] | None = None) -> pd.DataFrame:
+    """Long table: per (condition, method, metric) mean, std, n, CI, rank; plus the mean rank
+    over the ``primary`` metrics (default all)."""
     df = filter_frame(frame, filters)
     ranked = rank_frame(summary_frame(df, n_boot=n_boot, seed=seed), higher_is_better)
-    mr = mean_rank_frame(ranked)
+    mr = mean_rank_frame(ranked, primary)
     out = ranked.merge(mr, on=[*COND, "method"])
     pos = {m: i for i, m in enumerate(ordered_metrics(out.metric.unique(), metric_order))}
     out = out.assign(_m=out.metric.map(pos))
@@ -537,6 +580,40 @@ def severity_order(plan: Mapping[str, Any] | None) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for d in (plan or {}).get("degradations", []):
         out[d.get("label", d["name"])] = [str(s["label"]) for s in d.get("severities", [])]
+    return out
+
+
+@dataclass(frozen=True)
+class Axis:
+    """Where a degradation's severities sit on its plot and sweep area."""
+
+    label: str
+    """Axis title with the unit, e.g. ``noise σ (/255)``; ``severity level`` when not physical."""
+    positions: Mapping[str, float]
+    clean: float = 0.0
+    """x of the clean condition."""
+
+
+def severity_axes(plan: Mapping[str, Any] | None, registry: Any = None) -> dict[str, Axis]:
+    """``degradation label -> Axis``: the physical parameter its degradation plugin declares
+    (``DegradationSpec.axis``) when every severity of the plan has it, else the level order."""
+    out: dict[str, Axis] = {}
+    for d in (plan or {}).get("degradations", []):
+        label = d.get("label", d["name"])
+        sevs = d.get("severities", [])
+        spec_axis = None
+        if registry is not None and d["name"] in registry.names("degradation"):
+            spec_axis = getattr(registry.get("degradation", d["name"]), "axis", None)
+        values = [spec_axis.value({**d.get("params", {}), **s.get("params", {})})
+                  for s in sevs] if spec_axis else []
+        if spec_axis and values and all(v is not None for v in values) \
+                and len(set(values)) == len(values):
+            out[label] = Axis(spec_axis.label, {str(s["label"]): float(v)
+                                                for s, v in zip(sevs, values)},
+                              float(spec_axis.clean))
+        else:
+            out[label] = Axis("severity level", severity_positions(
+                [str(s["label"]) for s in sevs], [str(s["label"]) for s in sevs]))
     return out
 
 
@@ -595,17 +672,20 @@ def _auc(x: np.ndarray, y: np.ndarray) -> float:
 
 
 def sweep_auc_frame(summary: pd.DataFrame, *, clean: Sequence[str] = (CLEAN,),
-                    order: Mapping[str, Sequence[str]] | None = None) -> pd.DataFrame:
+                    order: Mapping[str, Sequence[str]] | None = None,
+                    axes: Mapping[str, Axis] | None = None) -> pd.DataFrame:
     """Normalised area under the severity curve per (suite, dataset, degradation, method, metric).
 
-    The curve is the mean score against severity (x = the severity label when all labels are
-    numeric, else 1..k in plan order); when the suite has a clean condition its score is the
-    point x = 0 and ``auc_ratio`` is the same area of the curve divided by the clean score
-    (1.0 = no loss anywhere on the sweep). Areas are divided by the x range, so ``auc`` is in
-    the metric's units. Only degradations with at least two severities are swept.
+    The curve is the mean score against severity: x is the degradation's physical parameter
+    when ``axes`` gives it (noise σ/255, blur σ px, pooling factor), else the severity label when
+    all labels are numeric, else 1..k in plan order. When the suite has a clean condition its
+    score is the point x = clean (0, or 1 for a pooling factor) and ``auc_ratio`` is the same area
+    divided by the clean score (1.0 = no loss anywhere on the sweep). Areas are divided by the x
+    range, so ``auc`` is in the metric's units. Only degradations with at least two severities
+    are swept; ``axis`` names the x quantity.
     """
-    cols = ["suite", "dataset", "degradation", "method", "metric", "severities", "x_from", "x_to",
-            "auc", "auc_ratio"]
+    cols = ["suite", "dataset", "degradation", "method", "metric", "severities", "axis", "x_from",
+            "x_to", "auc", "auc_ratio"]
     ref = summary[summary.degradation.isin(list(clean))]
     ref = ref.groupby(["suite", "dataset", "method", "metric"])["mean"].mean()
     rows = []
@@ -614,16 +694,22 @@ def sweep_auc_frame(summary: pd.DataFrame, *, clean: Sequence[str] = (CLEAN,),
         labels = grp["severity"].astype(str).tolist()
         if len(set(labels)) < 2:
             continue
-        xs = severity_positions(labels, (order or {}).get(str(key[2])))
+        axis = (axes or {}).get(str(key[2]))
+        if axis is not None and all(lab in axis.positions for lab in labels):
+            xs, x_clean, axis_label = dict(axis.positions), axis.clean, axis.label
+        else:
+            xs = severity_positions(labels, (order or {}).get(str(key[2])))
+            x_clean, axis_label = 0.0, "severity level"
         pts = sorted((xs[s], m) for s, m in zip(labels, grp["mean"]))
         clean_mean = ref.get((key[0], key[1], key[3], key[4]), math.nan)
-        if not math.isnan(clean_mean) and pts[0][0] > 0:
-            pts = [(0.0, float(clean_mean)), *pts]
+        if not math.isnan(clean_mean) and pts[0][0] > x_clean:
+            pts = [(float(x_clean), float(clean_mean)), *pts]
         x = np.array([p[0] for p in pts])
         y = np.array([p[1] for p in pts])
         auc = _auc(x, y)
         auc_ratio = auc / clean_mean if not math.isnan(clean_mean) and clean_mean != 0 else math.nan
-        rows.append((*key, ",".join(labels), float(x[0]), float(x[-1]), auc, auc_ratio))
+        rows.append((*key, ",".join(labels), axis_label, float(x[0]), float(x[-1]), auc,
+                     auc_ratio))
     return pd.DataFrame(rows, columns=cols)
 
 
@@ -763,6 +849,20 @@ class PublishContext:
     """Free text shown on the pages (e.g. the --limit the results were produced with)."""
     detections: pd.DataFrame | None = None
     """Stored detection rows of the run (``detections_frame``) when the suite scores detection."""
+    reference_free: Mapping[str, bool] = field(default_factory=dict)
+    """``metric -> True`` for metrics of the fused image alone (``reference_free_map``)."""
+    axes: Mapping[str, Axis] = field(default_factory=dict)
+    """``degradation label -> Axis`` (``severity_axes``): physical x of severity plots."""
+
+    @property
+    def primary(self) -> list[str]:
+        """The metrics the headline ranks use (``headline_metrics``)."""
+        return headline_metrics(self.plan, self.metrics, self.reference_free)
+
+    @property
+    def reference_based(self) -> list[str]:
+        """The suite's metrics that compare the fused image with the sources."""
+        return [m for m in self.metrics if not self.reference_free.get(m, False)]
 
     @property
     def metrics(self) -> list[str]:
@@ -781,15 +881,25 @@ class PublishContext:
 
     @cached_property
     def critical_difference(self) -> CriticalDifference | None:
-        return critical_difference(self.summary, self.higher_is_better)
+        return critical_difference(self.summary, self.higher_is_better, metrics=self.primary)
 
     @cached_property
     def mean_ranks(self) -> pd.DataFrame:
-        return mean_rank_frame(self.summary)
+        return mean_rank_frame(self.summary, self.primary)
 
     @cached_property
     def overall(self) -> pd.DataFrame:
-        return overall_rank_frame(self.summary)
+        out = overall_rank_frame(self.summary, self.primary)
+        free = [m for m in self.metrics if self.reference_free.get(m, False)]
+        for col, subset in (("rank_ref", self.reference_based), ("rank_free", free)):
+            if subset and set(subset) != set(self.primary):
+                part = overall_rank_frame(self.summary, subset)[["method", "mean_rank"]]
+                out = out.merge(part.rename(columns={"mean_rank": col}), on="method", how="left")
+        # seconds per item (the item's own compute time, cached reuse included) per method
+        per_item = self.frame.drop_duplicates(["dataset", "pair_id", "degradation", "severity",
+                                               "method"])[["method", "seconds"]]
+        out["s_per_item"] = out["method"].map(per_item.groupby("method")["seconds"].mean())
+        return out
 
     @cached_property
     def robustness(self) -> pd.DataFrame:
@@ -798,7 +908,8 @@ class PublishContext:
 
     @cached_property
     def sweep_auc(self) -> pd.DataFrame:
-        return sweep_auc_frame(self.summary, clean=self.clean, order=severity_order(self.plan))
+        return sweep_auc_frame(self.summary, clean=self.clean, order=severity_order(self.plan),
+                               axes=self.axes)
 
     @cached_property
     def detection(self) -> pd.DataFrame:
@@ -855,6 +966,8 @@ def build_context(sessions: sessionmaker[Session], suite: str, registry: Any, *,
     return PublishContext(
         suite=suite, frame=frame,
         higher_is_better=higher_is_better_map(registry, frame.metric.unique()),
+        reference_free=reference_free_map(registry, frame.metric.unique()),
+        axes=severity_axes(plan, registry),
         provenance=provenance(sessions, suite, board), plan=plan,
         items=items_frame(sessions, suite, board), cache_dir=cache_dir, n_boot=n_boot,
         seed=seed, examples=examples, note=note, detections=detections,

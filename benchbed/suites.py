@@ -60,6 +60,9 @@ SCHEMA: dict[str, Any] = {
         "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]+$"},
         "version": {"type": ["integer", "string"]},
         "description": {"type": "string"},
+        "primary": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                    "description": "metrics that decide the headline ranks (default: the "
+                                   "reference-based ones)"},
         "seed": {"type": "integer", "minimum": 0},
         "include": {"type": "array", "items": _NAME},
         "references": {"enum": ["clean", "degraded"]},
@@ -622,7 +625,28 @@ def normalise(
                                  else "detection")),
     }
     digest = content_hash(json.dumps(norm, sort_keys=True, default=str))
+    primary = _primary(data.get("primary"), metrics, origins.get(("primary",), "primary"))
+    # presentation, not computation (which metrics decide the headline ranks, what the suite is
+    # for): kept out of the hash so that editing them never turns a board into a new version
+    if primary:
+        norm["primary"] = primary
+    if data.get("description"):
+        norm["description"] = str(data["description"])
     return Plan(name=name, data=norm, hash=digest, source=source)
+
+
+def _primary(value: Any, metrics: list[dict[str, Any]], where: str) -> list[str]:
+    """The declared ``primary:`` metric names, each one of the suite's metrics."""
+    if not value:
+        return []
+    names = [m["name"] for m in metrics]
+    out = []
+    for name in value:
+        if name not in names:
+            raise SuiteError(f"{where}: primary metric {name!r} is not among the suite's metrics "
+                             f"{names}", fix="list it under `metrics:` too, or remove it")
+        out.append(str(name))
+    return out
 
 
 def _detection(entry: dict[str, Any] | None, registry: Registry, methods: list[dict[str, Any]],

@@ -167,6 +167,26 @@ class PluginSpec:
         return tuple(f for f in self.__dataclass_fields__ if f not in base)
 
 
+@dataclass(frozen=True)
+class SeverityAxis:
+    """The physical quantity a degradation's levels vary: level value = params[param] * scale.
+
+    Severity curves and sweep areas are drawn over it (e.g. noise sigma in /255 units, blur
+    sigma in px, the pooling factor) instead of the level index; ``clean`` is its value for
+    the undegraded image (0 for noise and blur, 1 for a pooling factor).
+    """
+
+    param: str
+    label: str
+    scale: float = 1.0
+    clean: float = 0.0
+
+    def value(self, params: Mapping[str, Any]) -> float | None:
+        """The physical value of one level's parameters (None when the level lacks it)."""
+        raw = params.get(self.param)
+        return None if raw is None else float(raw) * self.scale
+
+
 @dataclass(frozen=True, kw_only=True)
 class DegradationSpec(PluginSpec):
     """A degradation with named severity levels: level -> parameters passed to ``apply``."""
@@ -177,6 +197,8 @@ class DegradationSpec(PluginSpec):
     given: bool = False
     """True: the observations are the dataset's own degraded images (``Dataset.observe``), not
     synthesised; the severities a suite names are the dataset's ``conditions``."""
+    axis: SeverityAxis | None = None
+    """The physical parameter its levels vary (None: levels are only ordered)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -52,6 +52,7 @@ for suite in "${done_suites[@]}"; do
 done
 mkdir -p "$OUT"
 "$BENCHBED" leaderboard publish "${publish_args[@]}" --out "$OUT" \
-    --note "every pair of the splits of the suite's datasets on the shared data (whole test sets) (the demo suite uses its built-in pairs); regenerate with: SUITES=<suite> bash benchmarks/publish_leaderboard.sh"
+    --note "every pair of the splits of the suite's datasets on the shared data (whole test sets) (the demo suite uses its built-in pairs); regenerate with: SUITES=<suite> bash benchmarks/publish_leaderboard.sh" \
+    || { echo "== publish failed; leaderboard/ may be partly updated" >&2; exit 1; }
 echo "== published ${done_suites[*]} to $OUT/index.html"
 [ ${#done_suites[@]} -eq "$(echo $SUITES | wc -w)" ]

@@ -255,7 +255,9 @@ def test_show_formats_and_views(store: dict[str, str]) -> None:
     assert set(rob.degradation) == {"gaussian_noise"} and len(rob) == 2 * 2 * 2
     auc = pd.read_csv(StringIO(_cli(store, "leaderboard", "show", "--suite", "lbtest", "--view",
                                     "auc", "--format", "csv")))
-    assert len(auc) == 2 * 2 and (auc.x_from == 0).all() and (auc.x_to == 3).all()
+    # x is the physical noise sigma in /255 (DegradationSpec.axis): clean at 0, level 3 = 14/255
+    assert len(auc) == 2 * 2 and (auc.x_from == 0).all() and (auc.x_to == 14).all()
+    assert set(auc.axis) == {"noise σ (/255)"}
     err = _cli(store, "leaderboard", "show", "--suite", "lbtest", "--where", "colour=red", ok=False)
     assert "no such column" in err
 

@@ -155,7 +155,7 @@ def test_site_files_plots_images_and_provenance(site: dict) -> None:
     assert all((page.parent / s).is_file() for s in srcs)
     plots = [s for s in srcs if s.startswith("plots/")]
     assert "plots/ranks.png" in plots
-    assert sum(s.startswith("plots/bars-") for s in plots) == N_CONDITIONS
+    assert sum(s.startswith("plots/dots-") and s.endswith(".svg") for s in plots) == N_CONDITIONS
     assert sum(s.startswith("plots/severity-") for s in plots) == 1  # the noise sweep
     fused = [s for s in srcs if s.startswith("images/fused-")]
     assert len(fused) == N_METHODS * 3  # one pair per degradation (clean, noise, blur)

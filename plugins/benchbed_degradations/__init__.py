@@ -8,7 +8,7 @@ says which level is the paper's setting.
 
 from __future__ import annotations
 
-from benchbed import DegradationSpec, hookimpl
+from benchbed import DegradationSpec, SeverityAxis, hookimpl
 from benchbed_degradations._base import per255
 from benchbed_degradations.blur import Blur
 from benchbed_degradations.composite import SIGMA_FULL_DRFUSION, Composite
@@ -129,6 +129,7 @@ def benchbed_register_degradations() -> list[DegradationSpec]:
             params={"sigma": per255(14)},
             modalities=("*",),
             severities=NOISE_LEVELS,
+            axis=SeverityAxis("sigma", "noise σ (/255)", scale=255.0),
             linear=True,
             citation=f"{DRFUSION}, 'Noise' scenario; shared/reference/degradations.md D1",
         ),
@@ -141,6 +142,7 @@ def benchbed_register_degradations() -> list[DegradationSpec]:
             params={"sigma": 2.0, "gamma": 1e-3, "noise_sigma": 0.0},
             modalities=("*",),
             severities=BLUR_LEVELS,
+            axis=SeverityAxis("sigma", "blur σ (px)"),
             linear=True,
             citation=f"{DRFUSION}, 'Blur' scenario; shared/reference/degradations.md D2",
         ),
@@ -153,6 +155,7 @@ def benchbed_register_degradations() -> list[DegradationSpec]:
             params={"factor": 4},
             modalities=("*",),
             severities=LOWRES_LEVELS,
+            axis=SeverityAxis("factor", "pooling factor s", clean=1.0),
             linear=True,
             citation=f"{DRFUSION}, low-resolution operator; shared/reference/degradations.md D3",
         ),

@@ -66,12 +66,19 @@ class MarkdownPublisher:
                 [(r["run_id"], r["git_commit"], r["plan_hash"][:12], r["device"], r["started_at"])
                  for r in others], columns=["run", "git commit", "plan hash", "device", "started"])))
         lines += ["", "## Overall ranking", "",
-                  "Mean rank over every condition and metric; only methods scored in every "
-                  "condition get a place (coverage = conditions scored / conditions of the suite).",
-                  ""]
-        ov = context.overall[["place", "method", "mean_rank", "coverage"]].copy()
+                  "Headline: mean rank over every condition and the primary metrics "
+                  f"({_md(', '.join(context.primary))}); only methods scored in every condition get a "
+                  "place (coverage = conditions scored / conditions of the suite). Where the "
+                  "suite mixes them, reference-based metrics (fused image against the sources) and "
+                  "reference-free ones (the fused image alone, which noise can raise) are also "
+                  "ranked separately. s/item: mean compute seconds per item.", ""]
+        cols = [c for c in ("place", "method", "mean_rank", "rank_ref", "rank_free", "coverage",
+                            "s_per_item") if c in context.overall.columns]
+        ov = context.overall[cols].copy()
         ov["place"] = ov["place"].map(lambda v: "—" if pd.isna(v) else str(int(v)))
-        ov["mean_rank"] = ov["mean_rank"].map(lambda v: fmt(v, 2))
+        for c in ("mean_rank", "rank_ref", "rank_free", "s_per_item"):
+            if c in ov.columns:
+                ov[c] = ov[c].map(lambda v: fmt(v, 2))
         lines += [markdown_table(ov), ""]
         cd = context.critical_difference
         if cd is not None:

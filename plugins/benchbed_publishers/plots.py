@@ -21,21 +21,28 @@ def _text(s: object) -> str:
 
 
 def _save(fig: Figure, path: Path, dpi: int) -> Path:
+    """PNG or SVG by suffix; SVG keeps text as text (small, selectable) and no timestamp."""
+    import matplotlib
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():  # very long labels: the layout degrades, the figure is fine
+    svg = path.suffix == ".svg"
+    meta = {"Date": None, "Creator": None} if svg else {"Software": None}
+    with warnings.catch_warnings(), matplotlib.rc_context({"svg.fonttype": "none",
+                                                          "svg.hashsalt": "benchbed"}):
         warnings.filterwarnings("ignore", message="constrained_layout not applied")
-        fig.savefig(path, dpi=dpi, metadata={"Software": None})
+        fig.savefig(path, dpi=dpi, metadata=meta)
     return path
 
 
-def metric_bars(summary: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str],
+def metric_dots(summary: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str],
                 hib: Mapping[str, bool], title: str, path: Path, dpi: int = 90) -> Path:
-    """One panel per metric: a horizontal bar per method with its CI; the best bar in green."""
+    """One panel per metric: a dot (mean over pairs) and whisker (its CI) per method; tied
+    winners in green. Dots need no zero baseline, so the axis spans the data honestly."""
     n = len(metrics)
-    cols = min(n, 5)
+    cols = min(n, 4)
     rows = math.ceil(n / cols)
-    height = max(1.6, 0.28 * len(methods) + 0.9)
-    fig = Figure(figsize=(3.3 * cols, height * rows), layout="constrained")
+    height = max(1.9, 0.32 * len(methods) + 1.1)
+    fig = Figure(figsize=(3.6 * cols + 1.2, height * rows), layout="constrained")
     y = np.arange(len(methods))
     for i, metric in enumerate(metrics):
         ax = fig.add_subplot(rows, cols, i + 1)
@@ -43,31 +50,31 @@ def metric_bars(summary: pd.DataFrame, metrics: Sequence[str], methods: Sequence
         means = np.array([sel["mean"].get(m, np.nan) for m in methods], dtype=float)
         lo = np.array([sel["ci_low"].get(m, np.nan) for m in methods], dtype=float)
         hi = np.array([sel["ci_high"].get(m, np.nan) for m in methods], dtype=float)
-        ranks = [sel["rank"].get(m, 0) for m in methods]
-        colours = [BEST if r == 1 else OTHER for r in ranks]
-        err = np.vstack([np.nan_to_num(means - lo), np.nan_to_num(hi - means)])
-        ax.barh(y, np.nan_to_num(means), xerr=err, color=colours, ecolor="#333333", capsize=2)
+        tied = sel["tied_best"] if "tied_best" in sel else sel["rank"] == 1
+        colours = [BEST if bool(tied.get(m, False)) else OTHER for m in methods]
+        for j in range(len(methods)):
+            if np.isfinite(lo[j]) and np.isfinite(hi[j]):
+                ax.plot([lo[j], hi[j]], [y[j], y[j]], color=colours[j], lw=1.6)
+        ax.scatter(means, y, color=colours, s=22, zorder=3)
         ax.set_yticks(y, [_text(m) for m in methods] if i % cols == 0 else [""] * len(methods),
-                      fontsize=8)
-        ax.invert_yaxis()
-        ax.set_title(f"{_text(metric)} {'↑' if hib.get(metric, True) else '↓'}", fontsize=9)
-        ax.tick_params(axis="x", labelsize=7)
-        finite = np.concatenate([lo[np.isfinite(lo)], means[np.isfinite(means)]])
-        if finite.size and finite.min() > 0:
-            span = np.nanmax(np.concatenate([hi[np.isfinite(hi)], means[np.isfinite(means)]]))
-            left = max(0.0, finite.min() - 0.15 * (span - finite.min() + 1e-12))
-            ax.set_xlim(left=left)
-    fig.suptitle(_text(title), fontsize=10)
+                      fontsize=10)
+        ax.set_ylim(len(methods) - 0.5, -0.5)
+        ax.set_title(f"{_text(metric)} {'↑' if hib.get(metric, True) else '↓'}", fontsize=11)
+        ax.tick_params(axis="x", labelsize=10)
+        ax.grid(axis="x", alpha=0.3)
+    fig.suptitle(_text(title) + " (mean and 95% CI; green: tied winners)", fontsize=11)
     return _save(fig, path, dpi)
 
 
 def severity_curves(summary: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str],
                     xs: Mapping[str, float], clean: pd.DataFrame | None, hib: Mapping[str, bool],
-                    title: str, path: Path, dpi: int = 90) -> Path:
+                    title: str, path: Path, dpi: int = 90, xlabel: str = "severity level",
+                    x_clean: float = 0.0) -> Path:
     """One panel per metric: mean score vs severity per method with its CI band.
 
-    ``summary`` holds one degradation's rows for one dataset; ``clean`` (optional) holds the clean
-    condition's rows, drawn at x = 0.
+    ``summary`` holds one degradation's rows for one dataset at x = ``xs[severity]`` (the
+    degradation's physical parameter, titled ``xlabel``); ``clean`` (optional) holds the clean
+    condition's rows, drawn at ``x_clean``.
     """
     n = len(metrics)
     cols = min(n, 5)
@@ -75,7 +82,7 @@ def severity_curves(summary: pd.DataFrame, metrics: Sequence[str], methods: Sequ
     fig = Figure(figsize=(3.4 * cols, 2.7 * rows + 0.6), layout="constrained")
     cmap = _colours(len(methods))
     labels = sorted(xs, key=lambda s: xs[s])
-    with_clean = clean is not None and not clean.empty and xs[labels[0]] > 0
+    with_clean = clean is not None and not clean.empty and xs[labels[0]] > x_clean
     for i, metric in enumerate(metrics):
         ax = fig.add_subplot(rows, cols, i + 1)
         for j, method in enumerate(methods):
@@ -83,7 +90,7 @@ def severity_curves(summary: pd.DataFrame, metrics: Sequence[str], methods: Sequ
             if with_clean:
                 c = clean[(clean.metric == metric) & (clean.method == method)]
                 if not c.empty:
-                    pts.append((0.0, *c[["mean", "ci_low", "ci_high"]].iloc[0].tolist()))
+                    pts.append((x_clean, *c[["mean", "ci_low", "ci_high"]].iloc[0].tolist()))
             sel = summary[(summary.metric == metric) & (summary.method == method)]
             for r in sel.itertuples(index=False):
                 pts.append((xs[str(r.severity)], r.mean, r.ci_low, r.ci_high))
@@ -93,16 +100,18 @@ def severity_curves(summary: pd.DataFrame, metrics: Sequence[str], methods: Sequ
             x, m, lo, hi = (np.array(v, dtype=float) for v in zip(*pts))
             ax.plot(x, m, marker="o", ms=3, lw=1.4, color=cmap[j], label=_text(method))
             ax.fill_between(x, lo, hi, color=cmap[j], alpha=0.15, lw=0)
-        ticks = ([0.0] if with_clean else []) + [xs[s] for s in labels]
-        names = (["clean"] if with_clean else []) + labels
-        ax.set_xticks(ticks, [_text(t) for t in names], fontsize=7)
-        ax.set_title(f"{_text(metric)} {'↑' if hib.get(metric, True) else '↓'}", fontsize=9)
-        ax.set_xlabel("severity", fontsize=8)
-        ax.tick_params(axis="y", labelsize=7)
+        ticks = ([x_clean] if with_clean else []) + [xs[s] for s in labels]
+        physical = xlabel != "severity level"
+        names = (["clean"] if with_clean else []) + [f"{xs[s]:g}" if physical else s
+                                                     for s in labels]
+        ax.set_xticks(ticks, [_text(t) for t in names], fontsize=10)
+        ax.set_title(f"{_text(metric)} {'↑' if hib.get(metric, True) else '↓'}", fontsize=11)
+        ax.set_xlabel(_text(xlabel), fontsize=10)
+        ax.tick_params(axis="y", labelsize=10)
         ax.grid(alpha=0.3)
     handles, names = fig.axes[0].get_legend_handles_labels() if fig.axes else ([], [])
     if handles:
-        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 5), fontsize=8)
+        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 5), fontsize=10)
     fig.suptitle(_text(title), fontsize=10)
     return _save(fig, path, dpi)
 
@@ -122,17 +131,17 @@ def rank_heatmap(mean_ranks: pd.DataFrame, methods: Sequence[str],
                           max(2.0, 0.36 * len(methods) + 1.6)), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     im = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", aspect="auto")
-    ax.set_yticks(range(len(methods)), [_text(m) for m in methods], fontsize=8)
+    ax.set_yticks(range(len(methods)), [_text(m) for m in methods], fontsize=10)
     multi_ds = len({c[0] for c in conditions}) > 1
     ax.set_xticks(range(len(conditions)),
                   [_text(f"{d}\n{g}@{s}" if multi_ds else f"{g}@{s}") for d, g, s in conditions],
-                  fontsize=7, rotation=45, ha="right")
+                  fontsize=10, rotation=45, ha="right")
     finite = grid[np.isfinite(grid)]
     mid = (finite.min() + finite.max()) / 2 if finite.size else 0
     for i in range(grid.shape[0]):
         for j in range(grid.shape[1]):
             if np.isfinite(grid[i, j]):
-                ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=7,
+                ax.text(j, i, f"{grid[i, j]:.1f}", ha="center", va="center", fontsize=10,
                         color="white" if grid[i, j] < mid else "black")
     fig.colorbar(im, ax=ax, label="mean rank (1 = best)", shrink=0.8)
     ax.set_title(_text(title), fontsize=10)
@@ -152,7 +161,7 @@ def cd_diagram(cd: object, title: str, path: Path, dpi: int = 90) -> Path:
     ax.axhline(0, color="black", lw=1)
     for r in range(1, k + 1):
         ax.plot([r, r], [0, 0.15], color="black", lw=1)
-        ax.text(r, 0.3, str(r), ha="center", va="bottom", fontsize=7)
+        ax.text(r, 0.3, str(r), ha="center", va="bottom", fontsize=10)
     half = (k + 1) // 2
     for i, m in enumerate(order):
         x = ranks[m]
@@ -161,16 +170,16 @@ def cd_diagram(cd: object, title: str, path: Path, dpi: int = 90) -> Path:
         tx = 0.6 if left else k + 0.4
         ax.plot([x, x, tx], [0, y, y], color="0.3", lw=0.8)
         ax.text(tx, y, f"{_text(m)} ({x:.2f})", ha="left" if left else "right", va="center",
-                fontsize=7, bbox={"fc": "white", "ec": "none", "pad": 0.5})
+                fontsize=10, bbox={"fc": "white", "ec": "none", "pad": 0.5})
     for j, clique in enumerate(cd.cliques()):  # type: ignore[attr-defined]
         lo, hi = ranks[clique[0]], ranks[clique[-1]]
         y = -0.25 - 0.12 * j
         ax.plot([lo - 0.03, hi + 0.03], [y, y], color="tab:red", lw=2.5, solid_capstyle="round")
     width = cd.cd  # type: ignore[attr-defined]
     ax.plot([1, 1 + width], [1.3, 1.3], color="black", lw=1.5)
-    ax.text(1 + width / 2, 1.45, f"CD = {width:.2f}", ha="center", va="bottom", fontsize=7)
+    ax.text(1 + width / 2, 1.45, f"CD = {width:.2f}", ha="center", va="bottom", fontsize=10)
     ax.axis("off")
-    ax.set_title(_text(title), fontsize=9)
+    ax.set_title(_text(title), fontsize=10)
     return _save(fig, path, dpi)
 
 
@@ -204,14 +213,14 @@ def detection_curves(table: pd.DataFrame, conditions: Sequence[tuple[str, str, s
                 ax.plot(xs, ys, marker="o", ms=3, lw=1.3, color=cmap[j], label=_text(method),
                         ls="--" if method in dashed else "-")
             ax.set_xticks(range(len(conds)), [_text(f"{g}@{s}") for _, g, s in conds],
-                          fontsize=7, rotation=30, ha="right")
+                          fontsize=10, rotation=30, ha="right")
             ax.set_ylim(0, 1)
             ax.grid(alpha=0.3)
-            ax.tick_params(axis="y", labelsize=7)
-            ax.set_title(_text(f"{dataset}: {name}"), fontsize=9)
+            ax.tick_params(axis="y", labelsize=10)
+            ax.set_title(_text(f"{dataset}: {name}"), fontsize=10)
     handles, names = fig.axes[0].get_legend_handles_labels() if fig.axes else ([], [])
     if handles:
-        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 5), fontsize=8)
+        fig.legend(handles, names, loc="outside lower center", ncols=min(len(names), 5), fontsize=10)
     fig.suptitle(_text(title), fontsize=10)
     return _save(fig, path, dpi)
 

@@ -5,7 +5,7 @@ Layout under ``out_dir``::
     index.html                 every suite published here (from each <suite>/site.json)
     <suite>/index.html         the suite's page
     <suite>/site.json          what the index needs (suite, counts, winner, provenance)
-    <suite>/plots/*.png        matplotlib figures
+    <suite>/plots/*.svg|png    matplotlib figures (SVG for plots with axes)
     <suite>/images/*.png       example degraded/fused images, copied from the artifact cache
 
 Numbers are shown with ``digits`` decimals; each numeric cell carries the stored value at full
@@ -58,18 +58,35 @@ class HtmlPublisher:
     # -- page parts --------------------------------------------------------------------------
 
     def _overall(self, ctx: Any) -> dict[str, Any]:
+        ov = ctx.overall
+        extra = [(c, label, title) for c, label, title in (
+            ("rank_ref", "rank (reference-based)",
+             "mean rank over the metrics that compare the fused image with the sources"),
+            ("rank_free", "rank (reference-free)",
+             "mean rank over the metrics of the fused image alone (they can reward noise)"))
+            if c in ov.columns]
         rows = []
-        for r in ctx.overall.itertuples(index=False):
+        for r in ov.itertuples(index=False):
             placed = not pd.isna(r.place)
-            rows.append({"attrs": {"method": r.method}, "cells": [
-                _cell(int(r.place) if placed else "—", r.place if placed else None), _cell(r.method),
-                _cell(fmt(r.mean_rank, 2), r.mean_rank, best=placed and r.place == 1),
-                _cell(r.coverage, r.conditions)]})
-        return {"id": "overall-table", "caption": "", "attrs": {}, "rows": rows, "columns": [
-            {"label": "place", "title": "place by mean rank"}, {"label": "method", "title": ""},
-            {"label": "mean rank", "title": "mean rank over all conditions and metrics"},
-            {"label": "coverage", "title": "conditions the method was scored in / conditions of the "
-                                           "suite; only full coverage gets a place"}]}
+            cells = [_cell(int(r.place) if placed else "—", r.place if placed else None),
+                     _cell(r.method),
+                     _cell(fmt(r.mean_rank, 2), r.mean_rank, best=placed and r.place == 1)]
+            cells += [_cell(fmt(getattr(r, c), 2), getattr(r, c)) for c, _, _ in extra]
+            cells += [_cell(r.coverage, r.conditions),
+                      _cell(fmt(r.s_per_item, 2), r.s_per_item)]
+            rows.append({"attrs": {"method": r.method}, "cells": cells})
+        columns = [{"label": "place", "title": "place by the headline mean rank"},
+                   {"label": "method", "title": ""},
+                   {"label": "mean rank", "title": "headline: mean rank over every condition and "
+                                                   f"the primary metrics {', '.join(ctx.primary)}"}]
+        columns += [{"label": label, "title": title} for _, label, title in extra]
+        columns += [{"label": "coverage", "title": "conditions the method was scored in / "
+                                                   "conditions of the suite; only full coverage "
+                                                   "gets a place"},
+                    {"label": "s / item", "title": "mean compute seconds per item on the run's "
+                                                   "device (cached restorations shared)"}]
+        return {"id": "overall-table", "caption": "", "attrs": {}, "rows": rows,
+                "columns": columns}
 
     def _condition(self, ctx: Any, i: int, dataset: str, degradation: str, severity: str,
                    plots_dir: Path) -> dict[str, Any]:
@@ -97,7 +114,8 @@ class HtmlPublisher:
                                    best=bool(row["tied_best"])))
             cells.append(_cell(n, n))
             rows.append({"attrs": {"method": r.method}, "cells": cells})
-        columns = [{"label": "place", "title": "place by mean rank across metrics"},
+        columns = [{"label": "place", "title": "place by mean rank across the primary metrics "
+                                               + ", ".join(ctx.primary)},
                    {"label": "method", "title": ""},
                    {"label": "mean rank", "title": "mean of the per-metric ranks"}]
         columns += [{"label": f"{m} {arrow(hib.get(m, True))}",
@@ -107,8 +125,8 @@ class HtmlPublisher:
         label = condition_label(dataset, degradation, severity)
         plot = None
         if metrics and not mr.empty:
-            name = f"bars-{i:03d}-{slug(dataset)}-{slug(degradation)}-{slug(severity)}.png"
-            plots.metric_bars(sel, metrics, list(mr.method), hib, label, plots_dir / name, self.dpi)
+            name = f"dots-{i:03d}-{slug(dataset)}-{slug(degradation)}-{slug(severity)}.svg"
+            plots.metric_dots(sel, metrics, list(mr.method), hib, label, plots_dir / name, self.dpi)
             plot = f"plots/{name}"
         return {"label": label, "anchor": f"cond-{i}", "plot": plot, "table": {
             "id": f"cond-{i}-table", "caption": "", "columns": columns, "rows": rows,
@@ -138,9 +156,12 @@ class HtmlPublisher:
                         continue
                     row = hit.iloc[0]
                     col = cond[cond.metric == m]["ratio"]
+                    # a reference-free ratio above 1 can be noise: no "best" highlight
+                    best = not ctx.reference_free.get(m, False) and _is_best(
+                        row.ratio, col, hib.get(m, True))
                     cells.append(_cell(fmt(row.ratio, 3), row.ratio, metric=m,
                                        sub=f"[{fmt(row.ci_low, 3)}, {fmt(row.ci_high, 3)}]",
-                                       best=_is_best(row.ratio, col, hib.get(m, True))))
+                                       best=best))
                 rows.append({"attrs": {"method": t.method, "degradation": t.degradation,
                                        "severity": t.severity}, "cells": cells})
             columns = [{"label": "degradation", "title": ""}, {"label": "severity", "title": ""},
@@ -183,12 +204,18 @@ class HtmlPublisher:
             label = f"{dataset} · {degradation}"
             sel = s[(s.dataset == dataset) & (s.degradation == degradation)]
             labels = list(dict.fromkeys(sel.severity.astype(str)))
-            xs = severity_positions(labels, order.get(degradation))
+            axis = ctx.axes.get(degradation)
+            if axis is not None and all(lab in axis.positions for lab in labels):
+                xs, x_clean, xlabel = dict(axis.positions), axis.clean, axis.label
+            else:
+                xs, x_clean, xlabel = severity_positions(labels, order.get(degradation)), 0.0, \
+                    "severity level"
             xs = {lab: xs[lab] for lab in labels}
             clean = s[(s.dataset == dataset) & (s.degradation.isin(ctx.clean))]
-            name = f"severity-{k:03d}-{slug(dataset)}-{slug(degradation)}.png"
+            name = f"severity-{k:03d}-{slug(dataset)}-{slug(degradation)}.svg"
             plots.severity_curves(sel, metrics, methods, xs, clean if not clean.empty else None,
-                                  hib, label, plots_dir / name, self.dpi)
+                                  hib, label, plots_dir / name, self.dpi, xlabel=xlabel,
+                                  x_clean=x_clean)
             out.append({"label": label, "plot": f"plots/{name}", "table": {
                 "id": f"sweep-{k}", "caption": "", "columns": columns, "rows": rows,
                 "attrs": {"dataset": dataset, "degradation": degradation}}})
@@ -346,7 +373,7 @@ class HtmlPublisher:
             cd=cd_info,
             conditions=conditions, robustness=self._robustness(ctx),
             sweeps=self._sweeps(ctx, plots_dir), detection=self._detection(ctx, plots_dir),
-            examples=examples, examples_note=examples_note,
+            examples=examples, examples_note=examples_note, primary=ctx.primary,
             metric_notes=[f"{m} {arrow(hib.get(m, True))}" for m in ctx.metrics], **common)
         written = [folder / "index.html"]
         written[0].write_text(page)
@@ -356,14 +383,31 @@ class HtmlPublisher:
             det_rank = ctx.detection.groupby("method")["rank"].mean()
             best = det_rank[det_rank == det_rank.min()].index.tolist()
             winners = [f"{', '.join(winners)} (metrics); {', '.join(best)} (mAP@0.5)"]
+        placed = ctx.overall.dropna(subset=["place"]).sort_values(["place", "method"])
+        prov = dict(ctx.provenance)
         meta = {"suite": ctx.suite, "href": f"{folder.name}/index.html", "datasets": datasets,
+                "description": ctx.plan.get("description", ""),
                 "conditions": len(ctx.conditions()), "methods": len(methods),
                 "pairs": int(frame.groupby("dataset").pair_id.nunique().sum()),
-                "winner": ", ".join(winners), "provenance": dict(ctx.provenance), "note": ctx.note}
+                "pairs_by_dataset": {str(d): int(n) for d, n in
+                                     frame.groupby("dataset").pair_id.nunique().items()},
+                "top3": [f"{int(r.place)}. {r.method}" for r in placed.head(3).itertuples()],
+                "winner": ", ".join(winners), "provenance": prov, "note": ctx.note,
+                "prov_fields": {
+                    "plan hash": prov.get("plan_hash", ""),
+                    "git commit": prov.get("git_commit", ""),
+                    "benchbed": prov.get("benchbed_version", ""),
+                    "device": f"{prov.get('device', '')} on {prov.get('host', '')}",
+                    "workers": str(prov.get("workers", "")),
+                    "packages": ", ".join(f"{k} {v}" for k, v in
+                                          sorted(prov.get("packages", {}).items())),
+                    "run": f"#{prov.get('run_id', '')} {prov.get('started_at', '')} → "
+                           f"{prov.get('finished_at', '')}"}}
         (folder / "site.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
         written.append(folder / "site.json")
         written.append(write_index(out_dir, env, common))
-        written += sorted(plots_dir.glob("*.png")) + sorted((folder / "images").glob("*.png"))
+        written += sorted(p for p in plots_dir.glob("*") if p.is_file())
+        written += sorted(p for p in (folder / "images").glob("*") if p.is_file())
         return written
 
 
@@ -378,9 +422,18 @@ def write_index(out_dir: Path, env: Any = None, common: dict[str, Any] | None = 
             continue
     suites.sort(key=lambda m: m.get("suite", ""))
     common = common or {"css": CSS, "js": JS, "level": 95, "n_boot": 2000, "seed": 0}
+    # one provenance block: the fields every suite shares once, a table of those that differ
+    fields = [s.get("prov_fields") or {} for s in suites]
+    keys = list(dict.fromkeys(k for f in fields for k in f))
+    shared = {k: fields[0][k] for k in keys
+              if fields and all(f.get(k) == fields[0].get(k) for f in fields)}
+    differing = [k for k in keys if k not in shared]
+    for s, f in zip(suites, fields):
+        s["prov_fields"] = f
     path = Path(out_dir) / "index.html"
     path.write_text(env.get_template("index.html").render(
-        title="benchbed leaderboards", suites=suites, **common))
+        title="benchbed leaderboards", suites=suites, shared=shared, differing=differing,
+        **common))
     return path
 
 

@@ -44,6 +44,27 @@ img.plot { max-width: 100%; height: auto; border: 1px solid var(--line); }
 .prov code { word-break: break-all; }
 details summary { cursor: pointer; }
 footer { margin-top: 2.5rem; font-size: 12px; color: var(--muted); }
+.layout { display: grid; grid-template-columns: minmax(0, 1fr); gap: 1.2rem; }
+nav.toc { font-size: 13px; border: 1px solid var(--line); background: #fafbfc; padding: .4rem .7rem; }
+nav.toc ol { margin: .2rem 0; padding-left: 1.1rem; }
+nav.toc li { margin: .1rem 0; }
+nav.toc a { text-decoration: none; }
+@media (min-width: 1000px) {
+  .layout { grid-template-columns: 14rem minmax(0, 1fr); }
+  nav.toc { position: sticky; top: .5rem; align-self: start; max-height: calc(100vh - 1rem);
+            overflow-y: auto; }
+}
+/* the first column (the method on the index, the place elsewhere) stays put while the table scrolls */
+.scroll tbody td:first-child, .scroll thead th:first-child { position: sticky; left: 0; z-index: 1;
+  background: #fff; }
+.scroll thead th:first-child { background: var(--head); }
+.scroll tbody td.best:first-child { background: var(--best); }
+td.method { white-space: nowrap; font-weight: 600; }
+@media (max-width: 600px) {
+  body { padding: 0 .5rem 2rem; font-size: 13px; }
+  .gallery figure, .gallery img { width: 100%; }
+  img.plot { width: 100%; }
+}
 """
 
 JS = """
@@ -151,20 +172,22 @@ SUITE = """{% extends "base.html" %}
 <h1>Leaderboard: {{ suite }}</h1>
 <p class="lede">{{ lede }}</p>
 </header>
+<div class="layout">
+<nav class="toc" aria-label="contents"><strong>Contents</strong>
+<ol>
+<li><a href="#overall">Overall ranking</a></li>
+<li><a href="#conditions">Results per condition</a>
+<ol>{% for c in conditions %}<li><a href="#{{ c.anchor }}">{{ c.label }}</a></li>{% endfor %}</ol></li>
+{% if robustness %}<li><a href="#robustness">Robustness</a></li>{% endif %}
+{% if sweeps %}<li><a href="#sweeps">Severity sweeps</a></li>{% endif %}
+{% if detection %}<li><a href="#detection">Detection</a></li>{% endif %}
+<li><a href="#examples">Example images</a></li>
+<li><a href="#provenance">Provenance</a></li>
+</ol></nav>
 <main>
-<section id="provenance">
-<h2>Provenance</h2>
-{{ provenance(prov, note) }}
-<p class="note">Data: <a href="scores.csv">scores.csv</a> (every stored value),
-<a href="summary.csv">summary.csv</a>, <a href="mean_ranks.csv">mean_ranks.csv</a>,
-<a href="robustness.csv">robustness.csv</a>, <a href="sweep_auc.csv">sweep_auc.csv</a>,
-<a href="provenance.json">provenance.json</a>; markdown: <a href="README.md">README.md</a>
-(present when the csv and markdown publishers ran too).</p>
-</section>
-
 <section id="overall">
 <h2>Overall ranking</h2>
-<p class="note">Mean rank over every condition and metric (1 = best). Metrics: {% for m in metric_notes %}{{ m }}{% if not loop.last %}, {% endif %}{% endfor %}.</p>
+<p class="note">Headline: mean rank over every condition and the primary metrics {{ primary | join(', ') }} (1 = best); only methods scored in every condition get a place. Where the suite mixes them, reference-based metrics (the fused image against the sources) and reference-free ones (the fused image alone, which noise can raise) are also ranked apart. Metrics: {% for m in metric_notes %}{{ m }}{% if not loop.last %}, {% endif %}{% endfor %}.</p>
 {{ table(overall) }}
 {% if heatmap %}<img class="plot" src="{{ heatmap }}" alt="Heatmap of the mean rank of each method per condition">{% endif %}
 {% if cd %}<h3>Critical-difference diagram</h3>
@@ -179,7 +202,7 @@ SUITE = """{% extends "base.html" %}
 <div class="cond" id="{{ c.anchor }}">
 <h3>{{ c.label }}</h3>
 {{ table(c.table) }}
-{% if c.plot %}<img class="plot" src="{{ c.plot }}" alt="Bar chart of each metric per method for {{ c.label }}">{% endif %}
+{% if c.plot %}<img class="plot" src="{{ c.plot }}" alt="Mean and confidence interval of each metric per method for {{ c.label }}">{% endif %}
 </div>
 {% endfor %}
 </section>
@@ -198,8 +221,10 @@ Reference-free metrics such as EN, SD and SF can rise under noise, so a ratio ab
 {% if sweeps %}
 <section id="sweeps">
 <h2>Severity sweeps</h2>
-<p class="note">Normalised area under the mean-score-versus-severity curve (the clean input is the point at
-severity 0 when the suite has it), in the metric's units; below it the same area divided by the clean score.</p>
+<p class="note">Normalised area under the mean-score-versus-severity curve over the degradation's physical
+parameter (noise &sigma; in /255, blur &sigma; in px, pooling factor; the level index where a degradation declares
+none), with the clean input at its clean value when the suite has it, in the metric's units; below it the same area
+divided by the clean score. Reference-free metrics get no highlight: noise can raise them.</p>
 {% for s in sweeps %}
 <h3>{{ s.label }}</h3>
 {{ table(s.table) }}
@@ -230,7 +255,18 @@ severity 0 when the suite has it), in the metric's units; below it the same area
 {% else %}<p class="note">{{ examples_note }}</p>{% endif %}
 {% if examples and examples_note %}<p class="note">{{ examples_note }}</p>{% endif %}
 </section>
+
+<section id="provenance">
+<h2>Provenance</h2>
+{{ provenance(prov, note) }}
+<p class="note">Data: <a href="scores.csv">scores.csv</a> (every stored value),
+<a href="summary.csv">summary.csv</a>, <a href="mean_ranks.csv">mean_ranks.csv</a>,
+<a href="robustness.csv">robustness.csv</a>, <a href="sweep_auc.csv">sweep_auc.csv</a>,
+<a href="provenance.json">provenance.json</a>; markdown: <a href="README.md">README.md</a>
+(present when the csv and markdown publishers ran too).</p>
+</section>
 </main>
+</div>
 {% endblock %}
 """
 
@@ -240,16 +276,16 @@ INDEX = """{% extends "base.html" %}
 <header>
 <h1>benchbed leaderboards</h1>
 <p class="lede">Image fusion under degradation: published results of the benchmark suites, with
-confidence intervals, ranks, robustness to degradation and provenance.</p>
+confidence intervals, tied winners, critical-difference diagrams, robustness to degradation and provenance.</p>
 </header>
 <main>
 <section id="suites">
 <h2>Suites</h2>
 <div class="scroll">
 <table class="sortable" id="suites-table">
-<thead><tr><th scope="col"><button type="button">suite</button></th><th scope="col"><button type="button">datasets</button></th><th scope="col"><button type="button">conditions</button></th><th scope="col"><button type="button">methods</button></th><th scope="col"><button type="button">pairs</button></th><th scope="col"><button type="button">best mean rank</button></th><th scope="col"><button type="button">commit</button></th><th scope="col"><button type="button">run finished</button></th></tr></thead>
+<thead><tr><th scope="col"><button type="button">suite</button></th><th scope="col"><button type="button">purpose</button></th><th scope="col"><button type="button">datasets (pairs)</button></th><th scope="col"><button type="button">conditions</button></th><th scope="col"><button type="button">methods</button></th><th scope="col"><button type="button">top 3 (headline)</button></th><th scope="col"><button type="button">run finished</button></th></tr></thead>
 <tbody>
-{% for s in suites %}<tr data-suite="{{ s.suite }}"><td class="text"><a href="{{ s.href }}">{{ s.suite }}</a></td><td class="text">{{ s.datasets | join(', ') }}</td><td class="num" data-value="{{ s.conditions }}">{{ s.conditions }}</td><td class="num" data-value="{{ s.methods }}">{{ s.methods }}</td><td class="num" data-value="{{ s.pairs }}">{{ s.pairs }}</td><td class="text">{{ s.winner }}</td><td class="text"><code>{{ s.provenance.git_commit[:12] }}</code></td><td class="text">{{ s.provenance.finished_at or '—' }}</td></tr>
+{% for s in suites %}<tr data-suite="{{ s.suite }}"><td class="text method"><a href="{{ s.href }}">{{ s.suite }}</a></td><td class="text">{{ s.get('description') or '' }}{% if s.get('note') %}<span class="ci">{{ s.note }}</span>{% endif %}</td><td class="text">{% if s.get('pairs_by_dataset') %}{% for d, n in s.pairs_by_dataset.items() %}{{ d }} ({{ n }}){% if not loop.last %}, {% endif %}{% endfor %}{% else %}{{ s.datasets | join(', ') }}{% endif %}</td><td class="num" data-value="{{ s.conditions }}">{{ s.conditions }}</td><td class="num" data-value="{{ s.methods }}">{{ s.methods }}</td><td class="text">{{ (s.get('top3') or [s.get('winner', '')]) | join(', ') }}</td><td class="text">{{ s.provenance.finished_at or '—' }}</td></tr>
 {% endfor %}
 </tbody>
 </table>
@@ -257,10 +293,15 @@ confidence intervals, ranks, robustness to degradation and provenance.</p>
 </section>
 <section id="provenance">
 <h2>Provenance</h2>
-{% for s in suites %}
-<h3><a href="{{ s.href }}">{{ s.suite }}</a></h3>
-{{ provenance(s.provenance, s.note) }}
-{% endfor %}
+{% if shared %}<div class="prov"><table>
+{% for k, v in shared.items() %}<tr><th scope="row">{{ k }}</th><td>{{ v }}</td></tr>
+{% endfor %}</table></div>{% endif %}
+<div class="scroll"><table id="provenance-table">
+<thead><tr><th scope="col">suite</th>{% for k in differing %}<th scope="col">{{ k }}</th>{% endfor %}</tr></thead>
+<tbody>
+{% for s in suites %}<tr><td class="text method"><a href="{{ s.href }}#provenance">{{ s.suite }}</a></td>{% for k in differing %}<td class="text"><code>{{ s.prov_fields.get(k, '') }}</code></td>{% endfor %}</tr>
+{% endfor %}</tbody></table></div>
+<p class="note">Fields equal for every suite are listed once above; each suite page has its full provenance.</p>
 </section>
 </main>
 {% endblock %}
