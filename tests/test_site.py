@@ -288,10 +288,14 @@ def test_site_in_headless_chromium(browser, site: dict, tmp_path: Path) -> None:
     # the check itself sees console errors (it is not vacuous)
     driver.execute_script("console.error('benchbed-probe')")
     assert any("benchbed-probe" in e["message"] for e in _errors(driver))
-    shot = Path(os.environ.get("BENCHBED_SCREENSHOT_DIR", tmp_path)) / "leaderboard-page.png"
-    driver.get(site["page"].as_uri())
-    driver.save_screenshot(str(shot))  # kept out of git: pytest's tmp dir unless told otherwise
-    assert shot.stat().st_size > 0
+    # screenshots for a reviewer at desktop and phone widths (kept out of git: pytest's tmp dir
+    # unless BENCHBED_SCREENSHOT_DIR says otherwise)
+    for width in (1400, 400):
+        shot = Path(os.environ.get("BENCHBED_SCREENSHOT_DIR", tmp_path)) / f"leaderboard-{width}px.png"
+        driver.set_window_size(width, 1600)
+        driver.get(site["page"].as_uri())
+        driver.save_screenshot(str(shot))
+        assert shot.stat().st_size > 0
 
 
 def test_large_examples_become_small_jpeg_previews(tmp_path) -> None:
