@@ -617,6 +617,16 @@ def severity_axes(plan: Mapping[str, Any] | None, registry: Any = None) -> dict[
     return out
 
 
+def sweep_x(axes: Mapping[str, Axis] | None, degradation: str, labels: Sequence[str],
+            order: Sequence[str] | None = None) -> tuple[dict[str, float], float, str]:
+    """(x per severity label, x of the clean condition, axis title) for one degradation: its
+    physical axis when it covers every label, else the level positions."""
+    axis = (axes or {}).get(degradation)
+    if axis is not None and all(lab in axis.positions for lab in labels):
+        return dict(axis.positions), axis.clean, axis.label
+    return severity_positions(labels, order), 0.0, "severity level"
+
+
 def robustness_frame(frame: pd.DataFrame, *, clean: Sequence[str] = (CLEAN,), n_boot: int = 2000,
                      seed: int = 0, level: float = 0.95) -> pd.DataFrame:
     """Score under degradation divided by the score on the clean input, per method and metric.
@@ -694,12 +704,7 @@ def sweep_auc_frame(summary: pd.DataFrame, *, clean: Sequence[str] = (CLEAN,),
         labels = grp["severity"].astype(str).tolist()
         if len(set(labels)) < 2:
             continue
-        axis = (axes or {}).get(str(key[2]))
-        if axis is not None and all(lab in axis.positions for lab in labels):
-            xs, x_clean, axis_label = dict(axis.positions), axis.clean, axis.label
-        else:
-            xs = severity_positions(labels, (order or {}).get(str(key[2])))
-            x_clean, axis_label = 0.0, "severity level"
+        xs, x_clean, axis_label = sweep_x(axes, str(key[2]), labels, (order or {}).get(str(key[2])))
         pts = sorted((xs[s], m) for s, m in zip(labels, grp["mean"]))
         clean_mean = ref.get((key[0], key[1], key[3], key[4]), math.nan)
         if not math.isnan(clean_mean) and pts[0][0] > x_clean:

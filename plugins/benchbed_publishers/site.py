@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 
-from benchbed.leaderboard import severity_order, severity_positions
+from benchbed.leaderboard import severity_order, sweep_x
 
 from . import plots
 from ._common import arrow, ci_text, condition_label, exact, fmt, slug, suite_dir
@@ -204,12 +204,7 @@ class HtmlPublisher:
             label = f"{dataset} · {degradation}"
             sel = s[(s.dataset == dataset) & (s.degradation == degradation)]
             labels = list(dict.fromkeys(sel.severity.astype(str)))
-            axis = ctx.axes.get(degradation)
-            if axis is not None and all(lab in axis.positions for lab in labels):
-                xs, x_clean, xlabel = dict(axis.positions), axis.clean, axis.label
-            else:
-                xs, x_clean, xlabel = severity_positions(labels, order.get(degradation)), 0.0, \
-                    "severity level"
+            xs, x_clean, xlabel = sweep_x(ctx.axes, degradation, labels, order.get(degradation))
             xs = {lab: xs[lab] for lab in labels}
             clean = s[(s.dataset == dataset) & (s.degradation.isin(ctx.clean))]
             name = f"severity-{k:03d}-{slug(dataset)}-{slug(degradation)}.svg"
