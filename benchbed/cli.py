@@ -249,7 +249,12 @@ _BOARD_OPTIONS = [
 
 
 def _with_board(fn):  # type: ignore[no-untyped-def]
-    for opt in reversed(_BOARD_OPTIONS):
+    return _with_options(fn, _BOARD_OPTIONS)
+
+
+def _with_options(fn, options):  # type: ignore[no-untyped-def]
+    """Apply click ``options`` to ``fn`` so that --help lists them in this order."""
+    for opt in reversed(options):
         fn = opt(fn)
     return fn
 
@@ -350,7 +355,7 @@ def _show(ctx: click.Context, suite: str, metric: str | None, degradation: str |
         pre, post = _split_filters(filters, frame.columns, out_cols)
         table = filter_frame(ranked_table(filter_frame(frame, pre), hib, metric_order=order,
                                           primary=None if metric else primary), post)
-        title = (f"mean over pairs; rank by mean rank across {', '.join(primary)}; "
+        title = (f"mean over pairs; rank by mean rank across {metric or ', '.join(primary)}; "
                  + ", ".join(f"{m} {'↑' if h else '↓'}" for m, h in sorted(hib.items())))
     else:
         filters["metric"] = metric
@@ -411,10 +416,7 @@ _FILTER_OPTIONS = [
 
 def _with_filters(fn=None, *, methods: bool = True):  # type: ignore[no-untyped-def]
     def wrap(fn):  # type: ignore[no-untyped-def]
-        for opt in reversed(_FILTER_OPTIONS):
-            if methods or opt is not _METHOD_OPTION:
-                fn = opt(fn)
-        return fn
+        return _with_options(fn, [o for o in _FILTER_OPTIONS if methods or o is not _METHOD_OPTION])
 
     return wrap(fn) if fn is not None else wrap
 

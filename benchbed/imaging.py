@@ -78,9 +78,7 @@ def read_image(path: str | os.PathLike[str]) -> Image:
         raise DataError(
             f"cannot decode image {p}: {exc}", fix="replace the file with a valid PNG/JPEG"
         ) from exc
-    if arr.ndim == 3 and np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(
-        arr[..., 1], arr[..., 2]
-    ):
+    if _equal_channels(arr):
         arr = arr[..., 0]
     return np.ascontiguousarray(arr)
 
@@ -191,17 +189,24 @@ def content_hash(*parts: bytes | str) -> str:
 
 def image_hash(image: Image) -> str:
     """Content hash of an image's 8-bit pixels and shape."""
-    q = to_uint8(image)
+    return _uint8_hash(to_uint8(image))
+
+
+def _uint8_hash(q: np.ndarray) -> str:
     return content_hash(str(q.shape), q.tobytes())
+
+
+def _equal_channels(arr: np.ndarray) -> bool:
+    """An HxWx3 array whose three channels are identical (the loader returns it as gray)."""
+    return arr.ndim == 3 and np.array_equal(arr[..., 0], arr[..., 1]) and np.array_equal(
+        arr[..., 1], arr[..., 2])
 
 
 def pixel_digest(image: Image) -> str:
     """Hash of what a PNG of ``image`` decodes to (equal RGB channels count as gray, as the
     loader returns them): recorded with every cached artifact and checked when it is read."""
     q = to_uint8(image)
-    if q.ndim == 3 and np.array_equal(q[..., 0], q[..., 1]) and np.array_equal(q[..., 1], q[..., 2]):
-        q = q[..., 0]
-    return content_hash(str(q.shape), q.tobytes())
+    return _uint8_hash(q[..., 0] if _equal_channels(q) else q)
 
 
 RANGE_TOLERANCE = 0.02

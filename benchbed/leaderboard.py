@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchbed.errors import BenchbedError
@@ -164,10 +164,10 @@ def scores_frame(sessions: sessionmaker[Session], suite: str, board: Board | Non
         .join(Score, Score.item_id == Item.id)
         .where(Item.id.in_(board.item_ids()), Item.status == "done")
     )
+    if wanted:  # an item shared with another plan version may carry metrics this one does not list
+        stmt = stmt.where(or_(*(and_(Score.metric == m, Score.profile == p) for m, p in wanted)))
     with sessions() as s:
-        # an item shared with another plan version may carry metrics this plan does not list
-        rows = [r for r in s.execute(stmt).all()
-                if not wanted or (r.metric, r.profile) in wanted]
+        rows = s.execute(stmt).all()
     frame = pd.DataFrame(rows, columns=["dataset", "pair_id", "degradation", "severity", "method",
                                         "metric", "profile", "value", "seconds"])
     frame.insert(0, "suite", suite)
@@ -232,11 +232,18 @@ def higher_is_better_map(registry: Any, metrics: Iterable[str]) -> dict[str, boo
 
     ``metric[profile]`` names look up their base metric.
     """
+    return _metric_attribute(registry, metrics, lambda spec: spec.higher_is_better, True)
+
+
+def _metric_attribute(registry: Any, metrics: Iterable[str], read: Any, unknown: Any
+                      ) -> dict[str, Any]:
+    """``metric -> read(spec)`` for each metric (``metric[profile]`` looks up its base metric),
+    ``unknown`` for names the registry does not hold."""
     known = set(registry.names("metric"))
     out = {}
     for m in metrics:
         base = m.split("[", 1)[0]
-        out[m] = registry.get("metric", base).higher_is_better if base in known else True
+        out[m] = read(registry.get("metric", base)) if base in known else unknown
     return out
 
 
@@ -385,12 +392,7 @@ def reference_free_map(registry: Any, metrics: Iterable[str]) -> dict[str, bool]
     """``metric -> True`` for metrics of the fused image alone (EN, SD, SF, AG: the spec's
     ``needs_sources=False``). They can rise with noise, so they never decide a headline rank
     unless a suite declares them ``primary``."""
-    known = set(registry.names("metric"))
-    out = {}
-    for m in metrics:
-        base = m.split("[", 1)[0]
-        out[m] = base in known and not registry.get("metric", base).needs_sources
-    return out
+    return _metric_attribute(registry, metrics, lambda spec: not spec.needs_sources, False)
 
 
 def headline_metrics(plan: Mapping[str, Any] | None, metrics: Iterable[str],
@@ -588,15 +590,16 @@ class Axis:
     """Where a degradation's severities sit on its plot and sweep area."""
 
     label: str
-    """Axis title with the unit, e.g. ``noise σ (/255)``; ``severity level`` when not physical."""
+    """Axis title with the unit, e.g. ``noise σ (/255)``."""
     positions: Mapping[str, float]
     clean: float = 0.0
     """x of the clean condition."""
 
 
 def severity_axes(plan: Mapping[str, Any] | None, registry: Any = None) -> dict[str, Axis]:
-    """``degradation label -> Axis``: the physical parameter its degradation plugin declares
-    (``DegradationSpec.axis``) when every severity of the plan has it, else the level order."""
+    """``degradation label -> Axis`` for the degradations whose plugin declares a physical
+    parameter (``DegradationSpec.axis``) that every severity of the plan has, with distinct
+    values; the others are left to :func:`sweep_x`'s level positions."""
     out: dict[str, Axis] = {}
     for d in (plan or {}).get("degradations", []):
         label = d.get("label", d["name"])
@@ -611,10 +614,11 @@ def severity_axes(plan: Mapping[str, Any] | None, registry: Any = None) -> dict[
             out[label] = Axis(spec_axis.label, {str(s["label"]): float(v)
                                                 for s, v in zip(sevs, values)},
                               float(spec_axis.clean))
-        else:
-            out[label] = Axis("severity level", severity_positions(
-                [str(s["label"]) for s in sevs], [str(s["label"]) for s in sevs]))
     return out
+
+
+LEVEL_AXIS = "severity level"
+"""Axis title of a degradation without a physical parameter (x = level positions)."""
 
 
 def sweep_x(axes: Mapping[str, Axis] | None, degradation: str, labels: Sequence[str],
@@ -624,7 +628,7 @@ def sweep_x(axes: Mapping[str, Axis] | None, degradation: str, labels: Sequence[
     axis = (axes or {}).get(degradation)
     if axis is not None and all(lab in axis.positions for lab in labels):
         return dict(axis.positions), axis.clean, axis.label
-    return severity_positions(labels, order), 0.0, "severity level"
+    return severity_positions(labels, order), 0.0, LEVEL_AXIS
 
 
 def robustness_frame(frame: pd.DataFrame, *, clean: Sequence[str] = (CLEAN,), n_boot: int = 2000,

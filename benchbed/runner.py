@@ -7,8 +7,10 @@ import platform
 import socket
 import subprocess
 import sys
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -21,6 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
 import benchbed
+import benchbed.work as work
 from benchbed.errors import BenchbedError, DataError
 from benchbed.imaging import RANGE_TOLERANCE, check_size, content_hash
 from benchbed.registry import Registry
@@ -384,38 +387,27 @@ class _Progress:
     LOG_EVERY_S = 60.0
 
     def __init__(self, total: int, *, enabled: bool, echo: Callable[[str], None]) -> None:
-        import time
-
         self.total, self.enabled, self.echo = total, enabled, echo
         self.n = self.failed = 0
         self.start = self.last_log = time.monotonic()
-        self.tty = enabled and sys.stderr.isatty()
         self.bar = tqdm(total=total, unit="item", dynamic_ncols=True, file=sys.stderr) \
-            if self.tty else None
+            if enabled and sys.stderr.isatty() else None
 
-    def in_flight(self, executor: Any):  # type: ignore[no-untyped-def]
+    @contextmanager
+    def in_flight(self, executor: Any) -> Iterator[None]:
         """While the run lasts, in-process stages update the bar's label."""
-        import contextlib
-
-        import benchbed.work as work
-
-        @contextlib.contextmanager
-        def hook():  # type: ignore[no-untyped-def]
-            if self.bar is None or not isinstance(executor, InProcessExecutor):
-                yield
-                return
-            work.STAGE_HOOK = lambda text: self.bar.set_postfix_str(text[-70:], refresh=True)
-            try:
-                yield
-            finally:
-                work.STAGE_HOOK = None
-
-        return hook()
+        if self.bar is None or not isinstance(executor, InProcessExecutor):
+            yield
+            return
+        bar = self.bar
+        work.STAGE_HOOK = lambda text: bar.set_postfix_str(text[-70:], refresh=True)
+        try:
+            yield
+        finally:
+            work.STAGE_HOOK = None
 
     def done(self, label: str, status: str) -> None:
         """One item finished."""
-        import time
-
         self.n += 1
         self.failed += status != "done"
         if self.bar is not None:

@@ -273,10 +273,10 @@ def compute_group(ctx: RunContext, items: list[WorkItem]) -> Iterator[ItemResult
                 artifacts["fused"] = fused_key
                 _stage(item, "score")
                 scores = _score(ctx, item, pair, observations, fused)
+                detections = []
                 if item.detection:
                     _stage(item, "detect")
-                detections = (_detect_item(ctx, item, pair, fused, references)
-                              if item.detection else [])
+                    detections = _detect_item(ctx, item, pair, fused, references)
             for what, n in take_clipped().items():
                 counters[f"clipped: {what}"] = n
             yield ItemResult(item.key, "done", seconds=time.perf_counter() - t1 + shared,
@@ -329,8 +329,8 @@ def deadline(seconds: float | None, what: str) -> Iterator[None]:
 
     def on_alarm(signum: int, frame: Any) -> None:
         raise ItemTimeoutError(f"{what} ran past --timeout {seconds:g} s",
-                          fix="raise --timeout, or rerun with --overwrite failed on a faster "
-                              "device")
+                               fix="raise --timeout, or rerun with --overwrite failed on a "
+                                   "faster device")
 
     previous = signal.signal(signal.SIGALRM, on_alarm)
     signal.setitimer(signal.ITIMER_REAL, seconds)

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from benchbed.leaderboard import LEVEL_AXIS
+
 BEST = "#2e7d32"
 OTHER = "#7a8ca3"
 
@@ -68,7 +70,7 @@ def metric_dots(summary: pd.DataFrame, metrics: Sequence[str], methods: Sequence
 
 def severity_curves(summary: pd.DataFrame, metrics: Sequence[str], methods: Sequence[str],
                     xs: Mapping[str, float], clean: pd.DataFrame | None, hib: Mapping[str, bool],
-                    title: str, path: Path, dpi: int = 90, xlabel: str = "severity level",
+                    title: str, path: Path, dpi: int = 90, xlabel: str = LEVEL_AXIS,
                     x_clean: float = 0.0) -> Path:
     """One panel per metric: mean score vs severity per method with its CI band.
 
@@ -101,7 +103,7 @@ def severity_curves(summary: pd.DataFrame, metrics: Sequence[str], methods: Sequ
             ax.plot(x, m, marker="o", ms=3, lw=1.4, color=cmap[j], label=_text(method))
             ax.fill_between(x, lo, hi, color=cmap[j], alpha=0.15, lw=0)
         ticks = ([x_clean] if with_clean else []) + [xs[s] for s in labels]
-        physical = xlabel != "severity level"
+        physical = xlabel != LEVEL_AXIS
         names = (["clean"] if with_clean else []) + [f"{xs[s]:g}" if physical else s
                                                      for s in labels]
         ax.set_xticks(ticks, [_text(t) for t in names], fontsize=10)
