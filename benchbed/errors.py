@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
 
 class BenchbedError(Exception):
     """An error a user can act on; the CLI prints it as one line without a traceback."""
@@ -55,3 +58,12 @@ def failure_kind(exc: BaseException) -> str:
     """``deterministic`` (the input or the plugin's contract: a rerun fails again) or
     ``transient`` (time, memory, the OS, an unexpected exception: a rerun may succeed)."""
     return "deterministic" if isinstance(exc, DETERMINISTIC) else "transient"
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``"did you mean 'a' or 'b'?"`` for the known names close to ``name`` (case-insensitive
+    matches first, then difflib's close matches), or ``""`` when none is close."""
+    known = [str(k) for k in known]
+    lowered = [k for k in known if k.lower() == str(name).lower()]
+    close = list(dict.fromkeys(lowered + difflib.get_close_matches(str(name), known, n=3, cutoff=0.5)))
+    return ("did you mean " + " or ".join(repr(c) for c in close) + "?") if close else ""

@@ -1,4 +1,9 @@
-"""pluggy hook specifications: one hook per plugin kind. Each returns a list of specs."""
+"""pluggy hook specifications: one hook per plugin kind. Each returns a list of specs.
+
+Each hook must return instances of its kind's spec class (``benchbed.types.SPEC_CLASSES``; a
+plain PluginSpec is refused when the registry collects it), and the object a spec's factory
+builds follows its kind's Protocol (``benchbed.types.PROTOCOLS``), checked on the first build.
+"""
 
 from __future__ import annotations
 
@@ -49,22 +54,26 @@ def benchbed_register_fusers() -> list[FuserSpec]:
 def benchbed_register_metrics() -> list[MetricSpec]:
     """Return metric specs: ``compute(a, b, f) -> float`` on 8-bit gray values (0..255).
 
-    Each declares ``higher_is_better`` and the convention ``profile`` it follows, with the
-    paper and equation in its citation.
+    Each declares ``higher_is_better``, the value ``range`` its definition guarantees
+    (``profile_ranges`` where a profile differs) and the convention ``profile`` it follows, with
+    the paper and equation in its citation.
     """
 
 
 @hookspec
 def benchbed_register_datasets() -> list[DatasetSpec]:
-    """Return dataset specs: ``pair_ids(split)`` and ``load(pair_id) -> Pair``.
+    """Return dataset specs: ``pair_ids(split)`` and ``load(pair_id) -> Pair`` (plus
+    ``observe(pair_id, condition)`` when the spec lists ``conditions``).
 
-    Folder datasets resolve their files under BENCHBED_DATA (or a ``root`` parameter).
+    Folder datasets resolve their files under BENCHBED_DATA (or a ``root`` parameter). What a
+    dataset declares (modalities, splits, sizes, label format): ``benchbed.Dataset``.
     """
 
 
 @hookspec
 def benchbed_register_detectors() -> list[DetectorSpec]:
-    """Return detector specs: object detectors whose boxes are scored as P/R/mAP on fused images."""
+    """Return detector specs: ``detect(image) -> benchbed.detection.Detections``, the boxes that
+    are scored as P/R/mAP on fused images; ``classes`` names the detector's class ids."""
 
 
 @hookspec

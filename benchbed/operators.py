@@ -9,13 +9,10 @@ they are applied, so a restorer can treat them one by one (DRFusion: A = A_k...A
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
-
-if TYPE_CHECKING:
-    from benchbed.types import Observation
 
 
 def _spatial(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -386,13 +383,3 @@ def find_part(op: LinearOperator | None, kind: str) -> LinearOperator | None:
         return None
     return next((p for p in op.parts if p.kind == kind), None)
 
-
-def down_factor(observation: Observation) -> int:
-    """The average-pooling factor of an observation (1 when it has none; inferred from the sizes
-    when a plugin's operator does not say)."""
-    part = find_part(observation.operator, "downsample")
-    if part is not None and hasattr(part, "factor"):
-        return int(part.factor)
-    if observation.y.shape[0] < observation.clean_shape[0]:
-        return max(1, round(observation.clean_shape[0] / observation.y.shape[0]))
-    return 1

@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
-import difflib
 import os
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from importlib.metadata import entry_points
+from typing import Literal, overload
 
 import pluggy
 
 from benchbed import hookspecs
-from benchbed.errors import BenchbedError, DuplicatePluginError, UnknownPluginError
-from benchbed.types import KINDS, Kind, PluginSpec
+from benchbed.errors import BenchbedError, DuplicatePluginError, UnknownPluginError, did_you_mean
+from benchbed.types import (
+    KINDS,
+    SPEC_CLASSES,
+    DatasetSpec,
+    DegradationSpec,
+    DetectorSpec,
+    FuserSpec,
+    Kind,
+    MetricSpec,
+    PluginSpec,
+    PublisherSpec,
+    RestorerSpec,
+)
 
 ENTRY_POINT_GROUP = "benchbed"
 
@@ -64,11 +76,7 @@ class Registry:
                       f"skipped (fix: fix the plugin's hook, or uninstall it)", file=sys.stderr)
                 continue
             for spec in returned:
-                if spec.kind != kind:
-                    raise BenchbedError(
-                        f"{provider} returned a {spec.kind} spec {spec.name!r} from the {kind} hook",
-                        fix=f"return {kind} specs from {hookspecs.HOOK_FOR_KIND[kind]}",
-                    )
+                check_spec(spec, kind, provider)
                 spec = replace(spec, provider=provider)
                 if spec.name in table:
                     raise DuplicatePluginError(
@@ -82,12 +90,48 @@ class Registry:
         """Sorted names registered for ``kind``."""
         return sorted(self._specs[kind])
 
-    def specs(self, kind: Kind) -> list[PluginSpec]:
-        """All specs of ``kind``, sorted by name."""
+    @overload
+    def specs(self, kind: Literal["degradation"]) -> list[DegradationSpec]: ...
+    @overload
+    def specs(self, kind: Literal["restorer"]) -> list[RestorerSpec]: ...
+    @overload
+    def specs(self, kind: Literal["fuser"]) -> list[FuserSpec]: ...
+    @overload
+    def specs(self, kind: Literal["metric"]) -> list[MetricSpec]: ...
+    @overload
+    def specs(self, kind: Literal["dataset"]) -> list[DatasetSpec]: ...
+    @overload
+    def specs(self, kind: Literal["detector"]) -> list[DetectorSpec]: ...
+    @overload
+    def specs(self, kind: Literal["publisher"]) -> list[PublisherSpec]: ...
+    @overload
+    def specs(self, kind: Kind) -> list[PluginSpec]: ...
+
+    def specs(self, kind: Kind) -> Sequence[PluginSpec]:  # a list; Sequence: covariant for the overloads
+        """All specs of ``kind``, sorted by name (typed by kind: ``specs("metric")`` is
+        ``list[MetricSpec]``; collection checked each is an instance of ``SPEC_CLASSES[kind]``)."""
         return [self._specs[kind][n] for n in self.names(kind)]
 
+    @overload
+    def get(self, kind: Literal["degradation"], name: str) -> DegradationSpec: ...
+    @overload
+    def get(self, kind: Literal["restorer"], name: str) -> RestorerSpec: ...
+    @overload
+    def get(self, kind: Literal["fuser"], name: str) -> FuserSpec: ...
+    @overload
+    def get(self, kind: Literal["metric"], name: str) -> MetricSpec: ...
+    @overload
+    def get(self, kind: Literal["dataset"], name: str) -> DatasetSpec: ...
+    @overload
+    def get(self, kind: Literal["detector"], name: str) -> DetectorSpec: ...
+    @overload
+    def get(self, kind: Literal["publisher"], name: str) -> PublisherSpec: ...
+    @overload
+    def get(self, kind: Kind, name: str) -> PluginSpec: ...
+
     def get(self, kind: Kind, name: str) -> PluginSpec:
-        """The spec of ``kind`` called ``name``; unknown names suggest close matches."""
+        """The spec of ``kind`` called ``name``, typed by kind (``get("fuser", n)`` is a
+        FuserSpec); unknown names suggest close matches."""
         if kind not in self._specs:
             raise BenchbedError(f"unknown plugin kind {kind!r}", fix=f"use one of {list(KINDS)}")
         table = self._specs[kind]
@@ -149,14 +193,30 @@ def load_local_module(name: str) -> object:
                             ) from exc
 
 
+def check_spec(spec: object, kind: Kind, provider: str) -> None:
+    """BenchbedError unless ``spec``, returned by ``kind``'s hook, is an instance of the kind's
+    spec class (``SPEC_CLASSES``) with that kind: a plain PluginSpec is not a FuserSpec."""
+    hook = hookspecs.HOOK_FOR_KIND[kind]
+    cls = SPEC_CLASSES[kind]
+    if isinstance(spec, cls) and spec.kind == kind:
+        return
+    name = getattr(spec, "name", None)
+    what = f"{type(spec).__name__} {name!r}" if name is not None else repr(spec)[:80]
+    if isinstance(spec, PluginSpec) and spec.kind != kind:
+        what += f" of kind {spec.kind!r}"
+    raise BenchbedError(
+        f"plugin {provider} returned {what} from {hook}(), which must return {cls.__name__} "
+        "instances",
+        fix=f"build it as benchbed.{cls.__name__}(name=..., ...) in {provider}'s {hook}()"
+            + (f", or return it from {hookspecs.HOOK_FOR_KIND[spec.kind]}()"
+               if isinstance(spec, PluginSpec) and spec.kind in hookspecs.HOOK_FOR_KIND
+               and spec.kind != kind else ""),
+    )
+
+
 def suggestion(name: str, known: list[str], kind: str) -> str:
-    """'did you mean ...' text for an unknown name."""
-    close = difflib.get_close_matches(name, known, n=3, cutoff=0.5)
-    lowered = [k for k in known if k.lower() == name.lower()]
-    close = list(dict.fromkeys(lowered + close))
-    if close:
-        return "did you mean " + " or ".join(repr(c) for c in close) + "?"
-    return f"run `benchbed list {kind}` to see what is installed"
+    """'did you mean ...' text for an unknown name (``did_you_mean``), else where to look."""
+    return did_you_mean(name, known) or f"run `benchbed list {kind}` to see what is installed"
 
 
 _DEFAULT: Registry | None = None

@@ -6,6 +6,8 @@ Image convention: ``numpy.float32`` arrays, HxW (gray) or HxWx3 (RGB), values in
 from __future__ import annotations
 
 import importlib
+import inspect
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -14,7 +16,14 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+from benchbed.errors import BenchbedError, PluginOutputError
+
 if TYPE_CHECKING:
+    from pathlib import Path
+
+    import pandas as pd
+
+    from benchbed.detection import Detections
     from benchbed.operators import LinearOperator
 
 Image = np.ndarray
@@ -69,6 +78,19 @@ class Observation:
     degradation: str = "clean"
     params: Mapping[str, Any] = field(default_factory=dict)
 
+    @property
+    def down_factor(self) -> int:
+        """The average-pooling factor of the observation: the ``factor`` of the operator's first
+        ``downsample`` part, else inferred from the sizes (clean height / observed height, when
+        the observation is smaller; a plugin's operator may not say), else 1."""
+        parts = self.operator.parts if self.operator is not None else ()
+        part = next((p for p in parts if p.kind == "downsample"), None)
+        if part is not None and hasattr(part, "factor"):
+            return int(part.factor)
+        if self.y.shape[0] < self.clean_shape[0]:
+            return max(1, round(self.clean_shape[0] / self.y.shape[0]))
+        return 1
+
 
 @dataclass(frozen=True)
 class FusionInputs:
@@ -108,7 +130,8 @@ def _build_lazy(target: str, args: tuple[Any, ...], kwargs: dict[str, Any], **pa
 class PluginSpec:
     """What every plugin registers: a name, a version that enters every cache key, and a lazy factory.
 
-    ``factory(**params)`` builds the working object; heavy imports belong inside it.
+    ``factory(**params)`` builds the working object; heavy imports belong inside it. The first
+    object a spec builds is checked against its kind's Protocol (``protocol()``).
     """
 
     kind: Kind
@@ -118,7 +141,6 @@ class PluginSpec:
     factory: Callable[..., Any]
     params: Mapping[str, Any] = field(default_factory=dict)
     modalities: tuple[str, ...] = ()
-    device: str = "cpu"
     weights: tuple[WeightsRef, ...] = ()
     citation: str = ""
     provider: str = ""
@@ -129,16 +151,26 @@ class PluginSpec:
         object.__setattr__(self, "params", _frozen(self.params))
 
     def build(self, **overrides: Any) -> Any:
-        """Instantiate the plugin with its default params updated by ``overrides``."""
+        """Instantiate the plugin with its default params updated by ``overrides``.
+
+        The first object this spec builds is checked against ``protocol()`` (its methods exist);
+        a missing method is a PluginOutputError naming the plugin, the method and the fix.
+        """
         unknown = set(overrides) - set(self.params)
         if unknown:
-            from benchbed.errors import BenchbedError
-
             raise BenchbedError(
                 f"{self.kind} {self.name!r} has no parameter(s) {sorted(unknown)}",
                 fix=f"use one of {sorted(self.params)} (see `benchbed info {self.name}`)",
             )
-        return self.factory(**{**self.params, **overrides})
+        built = self.factory(**{**self.params, **overrides})
+        if not self.__dict__.get("_protocol_checked", False):
+            check_protocol(self, built)
+            object.__setattr__(self, "_protocol_checked", True)  # not a field: eq, replace ignore it
+        return built
+
+    def protocol(self) -> type:
+        """The Protocol the objects this spec builds follow (``PROTOCOLS[kind]``)."""
+        return PROTOCOLS[self.kind]
 
     def describe(self) -> dict[str, Any]:
         """Human- and JSON-friendly summary used by `benchbed info`."""
@@ -149,7 +181,6 @@ class PluginSpec:
             "summary": self.summary,
             "params": dict(self.params),
             "modalities": list(self.modalities),
-            "device": self.device,
             "weights": [w.path for w in self.weights],
             "citation": self.citation,
             "provider": self.provider,
@@ -233,24 +264,65 @@ class MetricSpec(PluginSpec):
     profile: str = "default"
     profiles: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     needs_sources: bool = True
+    range: tuple[float, float] | None = None
+    """(lo, hi) the definition guarantees for the default profile on inputs that follow the
+    metric contract (8-bit values on 0..255); ``math.inf`` for an open side, None = no bound
+    declared. Only bounds that hold mathematically belong here (round-off aside)."""
+    profile_ranges: Mapping[str, tuple[float, float] | None] = field(default_factory=dict)
+    """Profiles whose bounds differ from ``range`` (e.g. a sum vs. a mean over the sources)."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
         profiles = {str(k): _frozen(v) for k, v in self.profiles.items()}
         profiles.setdefault(self.profile, _frozen({}))
         object.__setattr__(self, "profiles", _frozen(profiles))
+        ranges = {str(k): _range(v, self.name) for k, v in self.profile_ranges.items()}
+        object.__setattr__(self, "range", _range(self.range, self.name))
+        object.__setattr__(self, "profile_ranges", _frozen(ranges))
 
     def profile_params(self, profile: str | None = None) -> dict[str, Any]:
         """Parameters of a convention profile (default profile when None)."""
-        from benchbed.errors import BenchbedError
+        name = self._profile_name(profile)
+        return {**self.params, **self.profiles[name]}
 
+    def value_range(self, profile: str | None = None) -> tuple[float, float] | None:
+        """The declared bounds of a profile's values (default profile when None)."""
+        name = self._profile_name(profile)
+        return self.profile_ranges[name] if name in self.profile_ranges else self.range
+
+    def _profile_name(self, profile: str | None) -> str:
         name = profile or self.profile
         if name not in self.profiles:
             raise BenchbedError(
                 f"metric {self.name!r} has no profile {name!r}",
                 fix=f"use one of {sorted(self.profiles)} (default {self.profile!r})",
             )
-        return {**self.params, **self.profiles[name]}
+        return name
+
+    def describe(self) -> dict[str, Any]:
+        """As PluginSpec.describe; open range sides are None (JSON has no infinity)."""
+        out = super().describe()
+
+        def plain(r: tuple[float, float] | None) -> list[float | None] | None:
+            return None if r is None else [None if math.isinf(v) else v for v in r]
+
+        out["range"] = plain(self.range)
+        out["profile_ranges"] = {k: plain(v) for k, v in self.profile_ranges.items()}
+        return out
+
+
+def _range(value: Any, name: str) -> tuple[float, float] | None:
+    """A declared metric range as (lo, hi) floats; a malformed one is the plugin's error."""
+    if value is None:
+        return None
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        lo, hi = math.nan, math.nan
+    if not lo <= hi:
+        raise BenchbedError(f"metric {name!r} declares the range {value!r}",
+                            fix="give range=(lo, hi) with lo <= hi (math.inf for an open side) or None")
+    return (lo, hi)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -263,6 +335,10 @@ class DatasetSpec(PluginSpec):
     """Real degradations the dataset ships (read through ``observe``; see DegradationSpec.given)."""
     has_clean: bool = True
     """False when the dataset has degraded images only (no clean source to degrade or score)."""
+
+    def protocol(self) -> type:
+        """ObservedDataset when the spec lists conditions (it must ``observe``), else Dataset."""
+        return ObservedDataset if self.conditions else Dataset
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -278,6 +354,18 @@ class PublisherSpec(PluginSpec):
     """A leaderboard publisher (markdown, CSV, HTML, ...)."""
 
     kind: Kind = "publisher"
+
+
+SPEC_CLASSES: Mapping[Kind, type[PluginSpec]] = MappingProxyType({
+    "degradation": DegradationSpec,
+    "restorer": RestorerSpec,
+    "fuser": FuserSpec,
+    "metric": MetricSpec,
+    "dataset": DatasetSpec,
+    "detector": DetectorSpec,
+    "publisher": PublisherSpec,
+})
+"""The spec class each kind's hook must return (instances of it or of a subclass)."""
 
 
 # --- protocols the objects built by factories follow -------------------------------------------
@@ -319,7 +407,29 @@ class Metric(Protocol):
 
 @runtime_checkable
 class Dataset(Protocol):
-    """Built by a DatasetSpec factory."""
+    """Built by a DatasetSpec factory: a list of pairs by split, loaded one at a time.
+
+    What a dataset declares, and where:
+
+    - **modalities**: the spec's ``modalities`` give the order of the two sources (``("ir",
+      "vi")``, ``("mri", "ct")``, ...); every ``Pair.modalities`` repeats it. A dataset whose
+      modalities are only known from its files (the ``folder`` dataset) leaves the spec's empty
+      and exposes a ``modalities`` attribute on the built object instead.
+    - **splits**: the spec's ``splits`` name what ``pair_ids(split)`` accepts (``pair_ids(None)``
+      is every pair); an unknown split is a DataError listing the available ones. A folder
+      dataset may also offer ``available_splits()``.
+    - **sizes**: image sizes are the files' own; pairs whose two sources differ in size are a
+      DataError unless a ``resize`` parameter says which to resample. A dataset on disk may offer
+      ``describe_sizes(split) -> (pairs, (min W, min H), (max W, max H))`` read from image
+      headers only: `benchbed list` shows it and the runner refuses oversized pairs with it
+      before any item runs.
+    - **labels**: ``Pair.labels`` carries detection ground truth, a path to a YOLO txt file
+      (one ``class cx cy w h`` line per box, normalised to [0, 1]) with the class names in a
+      ``classes.txt`` beside or above it (line i = class id i), or an array of such rows; None
+      when the pair has no labels.
+    - **degraded-only data**: spec ``has_clean=False`` (``Pair.sources`` is None) and the real
+      degradations it ships in ``conditions``, read through ObservedDataset.observe.
+    """
 
     def pair_ids(self, split: str | None) -> list[str]:
         """Ids of the pairs in ``split`` (all pairs when ``None``), in a stable order."""
@@ -334,3 +444,63 @@ class ObservedDataset(Dataset, Protocol):
 
     def observe(self, pair_id: str, condition: str) -> tuple[Observation, Observation]:
         """The pair's two degraded sources under ``condition``, with their (estimated) models."""
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Built by a DetectorSpec factory (see ``benchbed.detection``)."""
+
+    def detect(self, image: Image) -> Detections:
+        """Boxes for one image (float32 HxW or HxWx3 RGB in [0, 1]); coordinates in its pixels,
+        class ids indexing the detector's class names (``benchbed.detection.Detections``)."""
+
+
+@runtime_checkable
+class Publisher(Protocol):
+    """Built by a PublisherSpec factory."""
+
+    def publish(self, frame: pd.DataFrame, out_dir: Path, context: Any) -> list[Path]:
+        """Write a leaderboard of ``frame`` (one row per score) under ``out_dir/<suite>/``;
+        ``context`` is a ``benchbed.leaderboard.PublishContext``. Returns the paths written."""
+
+
+PROTOCOLS: Mapping[Kind, type] = MappingProxyType({
+    "degradation": Degradation,
+    "restorer": Restorer,
+    "fuser": Fuser,
+    "metric": Metric,
+    "dataset": Dataset,
+    "detector": Detector,
+    "publisher": Publisher,
+})
+"""The Protocol each kind's built objects follow (a DatasetSpec with conditions: ObservedDataset)."""
+
+
+def protocol_methods(protocol: type) -> tuple[str, ...]:
+    """The public methods a Protocol declares, its bases' included, in declaration order."""
+    names: list[str] = []
+    for cls in reversed(protocol.__mro__):
+        if cls is Protocol or not getattr(cls, "_is_protocol", False):
+            continue
+        names += [n for n, v in vars(cls).items()
+                  if callable(v) and not n.startswith("_") and n not in names]
+    return tuple(names)
+
+
+def check_protocol(spec: PluginSpec, built: Any) -> None:
+    """PluginOutputError unless ``built`` has every method of ``spec.protocol()``."""
+    protocol = spec.protocol()
+    missing = [m for m in protocol_methods(protocol) if not callable(getattr(built, m, None))]
+    if not missing:
+        return
+    what = type(built).__name__
+    wanted = "; ".join(f"def {m}{inspect.signature(getattr(protocol, m))}".replace("'", "")
+                       for m in missing)
+    provider = f" (plugin {spec.provider})" if spec.provider else ""
+    raise PluginOutputError(
+        f"{spec.kind} {spec.name!r}{provider}: its factory built a {what} without "
+        f"{', '.join(f'{m}()' for m in missing)}, which a {spec.kind} needs "
+        f"(benchbed.{protocol.__name__} protocol)",
+        fix=f"give {what} the method(s) {wanted}, or make the spec's factory build an object "
+            "that has them",
+    )

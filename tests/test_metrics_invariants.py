@@ -2,12 +2,15 @@
 over the registry (every metric x every profile), driven by a per-metric property table.
 
 A metric registered without a PROPERTIES entry still runs the generic checks (finite, float,
-deterministic, size errors) and fails ``test_property_table_covers_the_registry`` until its
-properties are written down here.
+deterministic, size errors, its declared range) and fails
+``test_property_table_covers_the_registry`` until its properties are written down here.
+
+Direction and bounds are not written here: they are the spec's own ``higher_is_better`` and
+``range`` / ``profile_ranges`` (``MetricSpec.value_range(profile)``), declared once in the
+plugin and read by every check below.
 
 Properties (values from each metric's definition, see the plugin docstrings):
   symmetric  score(A, B, F) == score(B, A, F)
-  bounds     (lo, hi) the definition guarantees; None = unbounded on that side
   perfect    F == A == B (textured X): the exact value where the definition fixes one
              (a callable of X for MI), and no degraded F may beat it; "max" = no fixed value,
              only that check. None = no such notion (no-reference statistics, SCD whose
@@ -39,7 +42,6 @@ class Props:
     """What the definition of one metric promises (see the module docstring)."""
 
     symmetric: bool = True
-    bounds: tuple[float | None, float | None] = (None, None)
     perfect: float | str | Callable[[np.ndarray, str], float] | None = None
     constant: float | None = None
     perfect_tol: float = 1e-9
@@ -63,33 +65,30 @@ def _mi_perfect(x: np.ndarray, profile: str) -> float:
 
 
 PROPERTIES: dict[str, Props] = {
-    "EN": Props(bounds=(0.0, 8.0), constant=0.0),
-    "SD": Props(bounds=(0.0, 127.5), constant=0.0),
-    "SF": Props(bounds=(0.0, 255 * math.sqrt(2)), constant=0.0),
-    "AG": Props(bounds=(0.0, 255.0), constant=0.0),
-    "MI": Props(bounds=(0.0, 16 * math.log(2)), perfect=_mi_perfect, constant=0.0,
-                profiles={"liu2012": {"bounds": (0.0, 16.0)}}),
-    "CC": Props(bounds=(-1.0, 1.0), perfect=1.0, constant=0.0),
-    "SCD": Props(bounds=(-2.0, 2.0), constant=0.0),
+    "EN": Props(constant=0.0),
+    "SD": Props(constant=0.0),
+    "SF": Props(constant=0.0),
+    "AG": Props(constant=0.0),
+    "MI": Props(perfect=_mi_perfect, constant=0.0),
+    "CC": Props(perfect=1.0, constant=0.0),
+    "SCD": Props(constant=0.0),
     # VIF(X, X) = 1 per source; a constant source gives 0/0 -> 1 (the Evaluator's rule).
-    "VIF": Props(bounds=(0.0, None), perfect=2.0, constant=2.0,
-                 profiles={"mean": {"perfect": 1.0, "constant": 1.0}}),
-    "SSIM": Props(bounds=(-2.0, 2.0), perfect=2.0, constant=2.0,
-                  profiles={"mean": {"bounds": (-1.0, 1.0), "perfect": 1.0, "constant": 1.0}}),
-    "PSNR": Props(bounds=(-100.0, 100.0), perfect=100.0, constant=100.0),
+    "VIF": Props(perfect=2.0, constant=2.0, profiles={"mean": {"perfect": 1.0, "constant": 1.0}}),
+    "SSIM": Props(perfect=2.0, constant=2.0, profiles={"mean": {"perfect": 1.0, "constant": 1.0}}),
+    "PSNR": Props(perfect=100.0, constant=100.0),
     # Zero padding makes the border of a constant image an edge, oriented and equally strong in
     # A, B and F: the perfect-fusion value again.
-    "QABF": Props(bounds=(0.0, 1.0), perfect=_QABF_VIFB_PERFECT, constant=_QABF_VIFB_PERFECT,
+    "QABF": Props(perfect=_QABF_VIFB_PERFECT, constant=_QABF_VIFB_PERFECT,
                   perfect_tol=1e-3,  # Q_g = Tg / (1 + exp(-15 (gF - 0.5))) is Tg only for large gF
                   profiles={"liu2012": {"perfect": _QG_LIU_PERFECT, "constant": _QG_LIU_PERFECT,
                                         "perfect_tol": 1e-9}}),
-    "QMI": Props(bounds=(0.0, 2.0), perfect=2.0, constant=0.0),
-    "QNCIE": Props(bounds=(_NCIE_MIN, 1.0), constant=_NCIE_MIN),
+    "QMI": Props(perfect=2.0, constant=0.0),
+    "QNCIE": Props(constant=_NCIE_MIN),
     # metricZhao.m masks the sources' feature maps but not F's, so F == A == B scores < 1.
-    "QP": Props(bounds=(-1.0, 1.0), perfect="max", constant=0.0),
-    "QCB": Props(bounds=(0.0, 1.0), perfect=1.0, constant=1.0),
-    "QW": Props(bounds=(-1.0, 1.0), perfect=1.0, constant=1.0),
-    "QY": Props(bounds=(-1.0, 1.0), perfect=1.0, constant=1.0),
+    "QP": Props(perfect="max", constant=0.0),
+    "QCB": Props(perfect=1.0, constant=1.0),
+    "QW": Props(perfect=1.0, constant=1.0),
+    "QY": Props(perfect=1.0, constant=1.0),
 }
 
 REGISTRY = Registry()
@@ -109,6 +108,18 @@ def _build(name: str, profile: str) -> Any:
 
 def _props(name: str, profile: str) -> Props:
     return PROPERTIES.get(name, Props(symmetric=False)).for_profile(profile)
+
+
+def _bounds(name: str, profile: str) -> tuple[float, float]:
+    """The spec's declared range of the profile; (-inf, inf) when it declares none."""
+    return REGISTRY.get("metric", name).value_range(profile) or (-math.inf, math.inf)
+
+
+def _better(name: str, value: float, than: float, slack: float = 1e-9) -> bool:
+    """``value`` strictly beats ``than`` in the spec's direction (beyond ``slack``)."""
+    if REGISTRY.get("metric", name).higher_is_better:
+        return value > than + slack
+    return value < than - slack
 
 
 def _score(metric: Any, a: np.ndarray, b: np.ndarray, f: np.ndarray) -> float:
@@ -139,25 +150,38 @@ def _degraded(x: np.ndarray) -> dict[str, np.ndarray]:
     }
 
 
-def _in_bounds(value: float, bounds: tuple[float | None, float | None], slack: float = 1e-9) -> bool:
+def _in_bounds(value: float, bounds: tuple[float, float], slack: float = 1e-9) -> bool:
     lo, hi = bounds
-    return (lo is None or value >= lo - slack) and (hi is None or value <= hi + slack)
+    return lo - slack <= value <= hi + slack
 
 
 def test_property_table_covers_the_registry() -> None:
     missing = sorted(set(REGISTRY.names("metric")) - set(PROPERTIES))
-    assert not missing, f"add PROPERTIES entries for {missing} (bounds, symmetry, perfect, constant)"
+    assert not missing, f"add PROPERTIES entries for {missing} (symmetry, perfect, constant)"
+
+
+def test_builtin_metrics_declare_their_range() -> None:
+    """Each built-in metric states its bounds in its spec (every profile through value_range)."""
+    for name in REGISTRY.names("metric"):
+        spec = REGISTRY.get("metric", name)
+        if "benchbed_metrics" not in spec.provider:
+            continue
+        for profile in spec.profiles:
+            bounds = spec.value_range(profile)
+            assert bounds is not None and bounds[0] < bounds[1], (name, profile, bounds)
+        assert set(spec.profile_ranges) <= set(spec.profiles), name
 
 
 @pytest.mark.parametrize(("name", "profile"), CASES, ids=IDS)
 def test_finite_deterministic_and_bounded(name: str, profile: str) -> None:
-    metric, props = _build(name, profile), _props(name, profile)
+    metric = _build(name, profile)
     a, b = _sources()
     for f in (np.rint((a + b) / 2), np.maximum(a, b), a, 255.0 - b):
         v1 = _score(metric, a, b, f)
         assert math.isfinite(v1), (name, profile, v1)
         assert _score(metric, a.copy(), b.copy(), f.copy()) == v1, "not deterministic"
-        assert _in_bounds(v1, props.bounds), f"{name}/{profile} = {v1} outside {props.bounds}"
+        bounds = _bounds(name, profile)
+        assert _in_bounds(v1, bounds), f"{name}/{profile} = {v1} outside its declared range {bounds}"
 
 
 @pytest.mark.parametrize(("name", "profile"), CASES, ids=IDS)
@@ -194,7 +218,8 @@ def test_perfect_fusion_is_best(name: str, profile: str) -> None:
         assert best == pytest.approx(expected, rel=props.perfect_tol, abs=props.perfect_tol)
     for label, f in _degraded(x).items():
         value = _score(metric, x, x, f)
-        assert value <= best + 1e-9, f"{name}/{profile}: degraded F ({label}) {value} > perfect {best}"
+        assert not _better(name, value, best), (
+            f"{name}/{profile}: degraded F ({label}) {value} beats perfect {best}")
 
 
 @pytest.mark.parametrize("level", [0.0, 1.0, 128.0, 255.0])
@@ -216,12 +241,12 @@ def test_constant_images_give_the_documented_value(name: str, profile: str, leve
 
 @pytest.mark.parametrize(("name", "profile"), CASES, ids=IDS)
 def test_one_constant_input_is_finite(name: str, profile: str) -> None:
-    metric, props = _build(name, profile), _props(name, profile)
+    metric, bounds = _build(name, profile), _bounds(name, profile)
     a, b = _sources()
     c = np.full(SHAPE, 90.0)
     for args in ((c, b, np.rint((a + b) / 2)), (a, b, c), (a, c, a)):
         value = _score(metric, *args)
-        assert math.isfinite(value) and _in_bounds(value, props.bounds), (name, profile, value)
+        assert math.isfinite(value) and _in_bounds(value, bounds), (name, profile, value)
 
 
 @pytest.mark.parametrize(("name", "profile"), CASES, ids=IDS)
@@ -236,8 +261,40 @@ def test_size_mismatch_raises(name: str, profile: str) -> None:
 
 @pytest.mark.parametrize(("name", "profile"), CASES, ids=IDS)
 def test_odd_sizes(name: str, profile: str) -> None:
-    metric, props = _build(name, profile), _props(name, profile)
+    metric, bounds = _build(name, profile), _bounds(name, profile)
     a, b = _sources()
     a, b = a[:47, :61], b[:47, :61]  # odd in both directions
     value = _score(metric, a, b, np.rint((a + b) / 2))
-    assert math.isfinite(value) and _in_bounds(value, props.bounds)
+    assert math.isfinite(value) and _in_bounds(value, bounds)
+
+
+TINY_SHAPES = [(2, 2), (3, 5), (11, 12), (41, 43)]  # the SSIM family needs 7x7 or 11x11, VIF 41x41
+
+
+def _random_tiny(shape: tuple[int, int], seed: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Random 8-bit triples: uniform levels, and 0/255 images whose edges push metrics to their
+    bounds (e.g. SD 127.5, SF 255 sqrt 2, AG/vifb 1020 on 2x2), mixed and with F == A == B."""
+    rng = np.random.default_rng(seed)
+    u = rng.integers(0, 256, (3, *shape)).astype(np.float64)
+    e = 255.0 * rng.integers(0, 2, (3, *shape)).astype(np.float64)
+    return [(u[0], u[1], u[2]), (e[0], e[1], e[2]), (u[0], u[1], e[2]), (e[0], e[0], e[1]),
+            (u[0], u[0], u[0])]
+
+
+@pytest.mark.parametrize(("name", "profile"), CASES, ids=IDS)
+def test_random_tiny_inputs_stay_in_the_declared_range(name: str, profile: str) -> None:
+    metric, bounds = _build(name, profile), _bounds(name, profile)
+    scored = 0
+    for shape in TINY_SHAPES:
+        for seed in range(3):
+            for a, b, f in _random_tiny(shape, seed):
+                try:
+                    value = _score(metric, a, b, f)
+                except ValueError as exc:  # below the metric's documented minimum size
+                    assert "at least" in str(exc), (name, profile, shape, exc)
+                    continue
+                scored += 1
+                assert math.isfinite(value) and _in_bounds(value, bounds), (
+                    f"{name}/{profile} = {value} on a random {shape} triple (seed {seed}), "
+                    f"outside its declared range {bounds}")
+    assert scored >= 10, f"{name}/{profile}: no tiny shape it accepts"

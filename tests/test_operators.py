@@ -101,3 +101,30 @@ def test_least_squares_pinv_beats_replicate_then_wiener_on_msrs() -> None:
     replicate = psnr(pool.A_pinv(y), x)
     assert ours > 34.0
     assert ours > product + 10 and ours > replicate + 3
+
+
+def test_observation_down_factor() -> None:
+    """Observation.down_factor: the operator's pooling factor, else inferred from the sizes, else 1."""
+    import benchbed.operators
+    from benchbed.operators import LinearOperator
+    from benchbed.types import Observation
+
+    shape = (37, 53)
+
+    def obs(op, y_shape=shape) -> Observation:
+        return Observation(y=np.zeros(y_shape, np.float32), operator=op, clean_shape=shape)
+
+    assert obs(None).down_factor == 1
+    assert obs(Identity(shape)).down_factor == 1
+    assert obs(GaussianBlur(shape, 2.0)).down_factor == 1
+    pool = AvgPoolDown(shape, 3)
+    assert obs(pool, pool.out_shape).down_factor == 3
+    chain = Compose([GaussianBlur(shape, 1.0), AvgPoolDown(shape, 4)])
+    assert obs(chain, chain.out_shape).down_factor == 4
+    # A plugin's pooling operator that does not say its factor, or no operator at all:
+    # clean height / observed height, rounded.
+    unsaid = LinearOperator(shape)
+    unsaid.kind = "downsample"
+    assert obs(unsaid, (10, 14)).down_factor == 4
+    assert obs(None, (19, 27)).down_factor == 2
+    assert not hasattr(benchbed.operators, "down_factor")  # one home: the Observation

@@ -58,8 +58,7 @@ def benchbed_register_fusers() -> list[FuserSpec]:
     # 2: per-source sigma_y, fixed schedule, least-squares A† for blur + pooling, DC-normalised Wiener
     version = f"2+{_weights_tag()}"
     common = {"params": PARAMS, "colour": "y-cbcr", "degradation_aware": True,
-              "modalities": ("ir", "vi", "mri", "pet", "spect", "ct"), "device": "cpu|cuda",
-              "citation": CITATION}
+              "modalities": ("ir", "vi", "mri", "pet", "spect", "ct"), "citation": CITATION}
     return [
         FuserSpec(name="drfusion", version=version,
                   summary="DRFusion: DDIM (T steps) with implicit denoising and the joint "

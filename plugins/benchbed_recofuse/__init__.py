@@ -51,7 +51,6 @@ def benchbed_register_fusers() -> list[FuserSpec]:
             params={"config": "small", "steps": 100, "device": "cpu", "checkpoint": "",
                     "edge_pad": 0, "stochastic": True, "x0_clip": 3.0},
             modalities=("ir", "vi"),
-            device="cpu|cuda",
             weights=(ref,) if ref else (),
             citation=CITATION,
             trainer=_trainer,

@@ -1,4 +1,4 @@
-"""Shared helpers of the built-in restorers: clean-grid resizing, output finishing, factors."""
+"""Shared helpers of the built-in restorers: clean-grid resizing and output finishing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import numpy as np
 
 from benchbed import Image
 from benchbed.imaging import resize
-from benchbed.operators import down_factor  # noqa: F401 - re-exported for the restorers
 
 # Std of 8-bit rounding error: every observation the core hands over is quantised, so even a
 # "noise-free" one carries this much white noise, and a deconvolution must not amplify it.

@@ -8,7 +8,7 @@ import numpy as np
 from benchbed import BenchbedError, Image, Observation
 from benchbed.operators import find_part
 from benchbed_restorers._blind import BlindRestorer
-from benchbed_restorers._common import down_factor, finish, on_clean_grid
+from benchbed_restorers._common import finish, on_clean_grid
 from benchbed_restorers.dehaze import Dehaze
 from benchbed_restorers.denoise import DENOISERS
 from benchbed_restorers.destripe import Destripe
@@ -69,6 +69,6 @@ class Auto:
         y = on_clean_grid(y, observation.clean_shape)
         blur = find_part(observation.operator, "blur")
         if blur is not None:
-            y = deblur(y, blur, down_factor(observation), sigma, self.gamma, self.gamma_scale,
+            y = deblur(y, blur, observation.down_factor, sigma, self.gamma, self.gamma_scale,
                        self.alias)
         return finish(y)

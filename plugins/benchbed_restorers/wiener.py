@@ -8,7 +8,7 @@ import numpy as np
 
 from benchbed import Image, Observation
 from benchbed.operators import GaussianBlur, LinearOperator, find_part
-from benchbed_restorers._common import QUANT_SIGMA, down_factor, finish, on_clean_grid
+from benchbed_restorers._common import QUANT_SIGMA, finish, on_clean_grid
 
 
 def wiener_gamma(noise_sigma: float, kernel_sigma: float, gamma_scale: float = 2.0) -> float:
@@ -73,5 +73,5 @@ class Wiener:
         blur = find_part(observation.operator, "blur")
         if blur is None:
             return finish(y)
-        return deblur(y, blur, down_factor(observation), observation.noise_sigma,
+        return deblur(y, blur, observation.down_factor, observation.noise_sigma,
                       self.gamma, self.gamma_scale, self.alias)

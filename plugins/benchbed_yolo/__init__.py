@@ -41,7 +41,6 @@ def benchbed_register_detectors() -> list[DetectorSpec]:
             params={"weights": DEFAULT_WEIGHTS, "sha256": DEFAULT_SHA256, "conf": 0.001,
                     "iou": 0.7, "imgsz": 640, "max_det": 300, "device": "cpu"},
             modalities=("ir", "vi"),
-            device="cpu",
             weights=(WeightsRef(DEFAULT_WEIGHTS, DEFAULT_SHA256),),
             citation=_CITATION,
             classes=COCO80,

@@ -48,13 +48,12 @@ U2FUSION_CITE = (
     "H. Xu, J. Ma, J. Jiang, X. Guo, H. Ling, 'U2Fusion: A Unified Unsupervised Image Fusion "
     "Network', IEEE TPAMI 44(1):502-518, 2022; weights hanna-xu/U2Fusion (TF1 checkpoint)"
 )
-DEVICE = "cpu|cuda"
 
 
 @hookimpl
 def benchbed_register_restorers() -> list[RestorerSpec]:
     """DnCNN-S/-B, FFDNet, VDSR, PnP deblurring and the learned cascade."""
-    common: dict[str, Any] = {"version": "1", "device": DEVICE}
+    common: dict[str, Any] = {"version": "1"}
     return [
         RestorerSpec(
             name="dncnn", factory=lazy("benchbed_zoo.dncnn:DnCNNRestorer", "s25"), params={"device": "cpu"},
@@ -105,7 +104,7 @@ def benchbed_register_restorers() -> list[RestorerSpec]:
 @hookimpl
 def benchbed_register_fusers() -> list[FuserSpec]:
     """IFCNN (MAX, MEAN, SUM), DenseFuse, DIDFuse and U2Fusion with their published weights."""
-    common: dict[str, Any] = {"version": "1", "colour": "y-cbcr", "device": DEVICE}
+    common: dict[str, Any] = {"version": "1", "colour": "y-cbcr"}
     ifcnn = [
         FuserSpec(
             name=f"ifcnn_{rule}", factory=lazy("benchbed_zoo.ifcnn:IFCNNFuser", rule),

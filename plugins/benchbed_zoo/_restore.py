@@ -1,4 +1,4 @@
-"""Shared plumbing of the zoo restorers: grids, factors, colour planes and output finishing."""
+"""Shared plumbing of the zoo restorers: grids, colour planes and output finishing."""
 
 from __future__ import annotations
 
@@ -8,7 +8,6 @@ import numpy as np
 
 from benchbed import Image
 from benchbed.imaging import resize
-from benchbed.operators import down_factor  # noqa: F401 - re-exported for the restorers
 
 # Std of 8-bit rounding: the observations the core hands over are quantised, so even a
 # "noise-free" one carries this much white noise, which a deconvolution must not amplify.

@@ -14,7 +14,7 @@ from benchbed import BenchbedError, Image, Observation
 from benchbed.operators import find_part
 
 from . import vdsr
-from ._restore import down_factor, finish, upsample
+from ._restore import finish, upsample
 from ._torch import channels, merge
 from .pnp import DENOISERS, effective_blur, hqs_deblur, make_denoiser, upsampled_noise
 
@@ -49,7 +49,7 @@ class ZooAuto:
         if sigma > 0:
             y = merge(self.denoise(channels(y), sigma), y)
             sigma *= self.residual
-        factor = down_factor(observation)
+        factor = observation.down_factor
         if factor > 1:
             y = vdsr.super_resolve(self._vdsr, y, factor, observation.clean_shape, self.device)
             sigma = upsampled_noise(sigma, factor, self.sr_noise)

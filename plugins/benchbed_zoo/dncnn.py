@@ -18,7 +18,7 @@ from benchbed import Image, Observation
 from ._legacy import load_legacy, module_state_dict, submodule
 from ._matconvnet import conv_stack_state, read_simplenn
 from ._refs import DNCNN_BLIND, DNCNN_S25
-from ._restore import down_factor, finish, upsample
+from ._restore import finish, upsample
 from ._torch import ConvStack, cached_model, channels, from_batch, load_strict, merge, to_batch, torch_device
 
 
@@ -96,4 +96,4 @@ class DnCNNRestorer:
         """The denoised source on the clean grid."""
         y = np.asarray(observation.y, np.float32)
         out = merge(denoise(self.model, channels(y), self.device), y)
-        return finish(upsample(out, down_factor(observation), observation.clean_shape))
+        return finish(upsample(out, observation.down_factor, observation.clean_shape))

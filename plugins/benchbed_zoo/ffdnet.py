@@ -18,7 +18,7 @@ from benchbed import BenchbedError, Image, Observation
 
 from ._matconvnet import conv_stack_state, read_simplenn
 from ._refs import FFDNET_GRAY
-from ._restore import down_factor, finish, upsample
+from ._restore import finish, upsample
 from ._torch import (
     ConvStack,
     cached_model,
@@ -93,4 +93,4 @@ class FFDNetRestorer:
         y = np.asarray(observation.y, np.float32)
         if sigma > 0:
             y = merge(denoise(self.model, channels(y), sigma, self.device), y)
-        return finish(upsample(y, down_factor(observation), observation.clean_shape))
+        return finish(upsample(y, observation.down_factor, observation.clean_shape))

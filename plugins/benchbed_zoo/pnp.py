@@ -18,7 +18,7 @@ import numpy as np
 from benchbed import BenchbedError, Image, Observation
 from benchbed.operators import GaussianBlur, LinearOperator, find_part
 
-from ._restore import QUANT_SIGMA, down_factor, finish, upsample
+from ._restore import QUANT_SIGMA, finish, upsample
 from ._torch import channels, merge
 
 Denoise = Callable[[list[np.ndarray], float], list[np.ndarray]]
@@ -109,7 +109,7 @@ class WienerDenoiser:
     def restore(self, observation: Observation, modality: str) -> Image:
         """The deblurred source on the clean grid."""
         y = np.asarray(observation.y, np.float32)
-        factor = down_factor(observation)
+        factor = observation.down_factor
         blur = find_part(observation.operator, "blur")
         sigma = float(observation.noise_sigma)
         if blur is None:

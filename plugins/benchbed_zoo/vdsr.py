@@ -17,7 +17,7 @@ from benchbed.imaging import rgb_to_ycbcr, ycbcr_to_rgb
 
 from ._legacy import load_legacy, module_state_dict
 from ._refs import VDSR
-from ._restore import down_factor, finish, upsample
+from ._restore import finish, upsample
 from ._torch import cached_model, from_batch, load_strict, to_batch, torch_device
 
 
@@ -85,7 +85,7 @@ class VDSRRestorer:
     def restore(self, observation: Observation, modality: str) -> Image:
         """The super-resolved source on the clean grid."""
         y = np.asarray(observation.y, np.float32)
-        factor = down_factor(observation)
+        factor = observation.down_factor
         if factor == 1:
             return finish(upsample(y, 1, observation.clean_shape))
         return finish(super_resolve(self.model, y, factor, observation.clean_shape, self.device))
