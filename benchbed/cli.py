@@ -172,11 +172,10 @@ def validate(ctx: click.Context, suite: Path, max_pixels: int | None) -> None:
         note = ""
     except DataRootError as exc:
         n, note = None, f"note: datasets not readable here ({exc})"
-    d = plan.data
-    n_sev = sum(len(x["severities"]) for x in d["degradations"])
-    click.echo(f"ok: suite {plan.name} (plan {plan.hash[:12]}): {len(d['datasets'])} dataset(s), "
-               f"{len(d['degradations'])} degradation(s) with {n_sev} severities, "
-               f"{len(d['methods'])} method(s), {len(d['metrics'])} metric(s)")
+    n_sev = sum(len(x.severities) for x in plan.degradations)
+    click.echo(f"ok: suite {plan.name} (plan {plan.hash[:12]}): {len(plan.datasets)} dataset(s), "
+               f"{len(plan.degradations)} degradation(s) with {n_sev} severities, "
+               f"{len(plan.methods)} method(s), {len(plan.metrics)} metric(s)")
     click.echo(f"{n} work items" if n is not None else note)
 
 
@@ -266,135 +265,35 @@ def _set_board(ctx: click.Context, plan: str | None, run: int | None) -> None:
 def _show_detection(ctx: click.Context, suite: str, degradation: str | None, fmt: str,
                     filters: dict[str, Any], per_class: bool, conf: float | None, *,
                     required: bool) -> None:
-    """The detection table (P, R at the declared conf, mAP50, mAP50-95 over all pairs)."""
-    from benchbed.detection import detection_table, detections_frame
-    from benchbed.leaderboard import filter_frame, format_table, plan_of
+    """Print the detection view (``benchbed.leaderboard.detection_view``)."""
+    from benchbed.leaderboard import detection_view, format_table
 
-    sessions = _sessions(ctx)
-    board = _board(ctx, suite)
-    cfg = plan_of(sessions, suite, board).get("detection")
-    if not cfg:
-        if required:
-            raise BenchbedError(f"suite {suite!r} has no `detection:` section",
-                                fix="add one (see suites/detection-msrs.yaml) and run it again")
+    shown = detection_view(_sessions(ctx), suite, board=_board(ctx, suite), degradation=degradation,
+                           filters=filters, per_class=per_class, conf=conf, required=required)
+    if shown is None:
         return
-    frame = detections_frame(sessions, suite, board)
-    filters = {"degradation": degradation, **filters}
-    pre = {k: v for k, v in filters.items() if k in frame.columns}
-    frame = filter_frame(frame, pre)
-    if frame.empty:
-        if required:
-            raise BenchbedError(f"suite {suite!r} has no detections matching the filters",
-                                fix="run the suite, or check the filter values")
-        click.echo(f"\ndetection: no detections stored for {suite} yet")
+    if shown.table.empty:
+        click.echo(f"\ndetection: {shown.title}")
         return
-    conf = conf if conf is not None else cfg["conf"]  # the latest plan's declared confidence
-    table = detection_table(frame, conf=conf, per_class=per_class, config=cfg.get("key"))
-    table = filter_frame(table, {k: v for k, v in filters.items()  # e.g. class=person, rank=1
-                                 if k not in pre and (required or k in table.columns)})
+    table = shown.table
     if fmt == "table":
-        level = conf
-        note = ("; clean-reference = agreement with the detector's boxes on the clean reference: "
-                "robustness, not accuracy" if cfg["protocol"] == "clean-reference" else "")
-        click.echo(f"\ndetection: {suite} ({cfg['label']}, protocol {table['protocol'].iloc[0]}; "
-                   f"P/R at conf {level:g} and IoU 0.5; mAP50, mAP50-95 over all pairs; "
-                   f"rank by mAP50{note})")
+        click.echo(f"\ndetection: {suite} ({shown.title})")
         table = table.drop(columns=["detector", "protocol", "conf"])
     click.echo(format_table(table, fmt))
-
-
-def _hib(ctx: click.Context, metrics) -> dict[str, bool]:  # type: ignore[no-untyped-def]
-    from benchbed.leaderboard import higher_is_better_map
-
-    return higher_is_better_map(_registry(ctx), metrics)
-
-
-def _split_filters(filters: dict[str, Any], frame_cols, out_cols) -> tuple[dict, dict]:  # type: ignore[no-untyped-def]
-    """Filters on result columns select result rows; the rest (e.g. pair_id) select input rows."""
-    pre = {k: v for k, v in filters.items() if v is not None and k not in out_cols and k in frame_cols}
-    post = {k: v for k, v in filters.items() if v is not None and k not in pre}
-    return pre, post
 
 
 def _show(ctx: click.Context, suite: str, metric: str | None, degradation: str | None,
           fmt: str, *, view: str = "ranked", filters: dict[str, Any] | None = None,
           n_boot: int = 2000, seed: int = 0) -> None:
-    from benchbed.leaderboard import clean_labels as _clean
-    from benchbed.leaderboard import (
-        filter_frame,
-        format_table,
-        headline_metrics,
-        plan_of,
-        ranked_table,
-        reference_free_map,
-        robustness_frame,
-        scores_frame,
-        severity_axes,
-        severity_order,
-        stats_table,
-        summary_frame,
-        sweep_auc_frame,
-    )
+    """Print a score view (``benchbed.leaderboard.score_view``)."""
+    from benchbed.leaderboard import format_table, score_view
 
-    sessions = _sessions(ctx)
-    board = _board(ctx, suite)
-    frame = scores_frame(sessions, suite, board)
-    if frame.empty:
-        raise BenchbedError(f"suite {suite!r} has no successful items yet",
-                            fix="check the failures the run printed")
-    hib = _hib(ctx, frame.metric.unique())
-    plan = plan_of(sessions, suite, board)
-    order = [m["name"] for m in plan["metrics"]]
-    primary = headline_metrics(plan, frame.metric.unique(),
-                               reference_free_map(_registry(ctx), frame.metric.unique()))
-    filters = {"degradation": degradation, **(filters or {})}
-    if view == "ranked":
-        if metric:
-            frame = filter_frame(frame, {"metric": metric})
-        out_cols = ["dataset", "degradation", "severity", "method", "rank", "mean_rank", "n"]
-        pre, post = _split_filters(filters, frame.columns, out_cols)
-        table = filter_frame(ranked_table(filter_frame(frame, pre), hib, metric_order=order,
-                                          primary=None if metric else primary), post)
-        title = (f"mean over pairs; rank by mean rank across {metric or ', '.join(primary)}; "
-                 + ", ".join(f"{m} {'↑' if h else '↓'}" for m, h in sorted(hib.items())))
-    else:
-        filters["metric"] = metric
-        if view == "stats":
-            out_cols = ["suite", "dataset", "degradation", "severity", "method", "metric", "mean",
-                        "std", "n", "ci_low", "ci_high", "rank", "mean_rank", "place"]
-            pre, post = _split_filters(filters, frame.columns, out_cols)
-            table = filter_frame(stats_table(filter_frame(frame, pre), hib, n_boot=n_boot,
-                                             seed=seed, metric_order=order, primary=primary), post)
-            title = (f"mean, std, n and 95% bootstrap CI ({n_boot} resamples, seed {seed}); rank "
-                     "per metric within a condition; mean_rank across metrics; place by mean_rank")
-        elif view == "robustness":
-            rob_cols = ["suite", "dataset", "degradation", "severity", "method", "metric"]
-            pre, post = _split_filters(filters, frame.columns, rob_cols)
-            table = filter_frame(robustness_frame(filter_frame(frame, pre), clean=_clean(plan),
-                                                  n_boot=n_boot, seed=seed), post)
-            if table.empty:
-                raise BenchbedError(f"suite {suite!r} has no robustness ratios to show",
-                                    fix="add `{name: clean, severities: [\"0\"]}` to its "
-                                        "degradations and run it again")
-            title = "score under degradation / score on clean input (same pairs and method), 95% CI"
-        else:  # auc
-            pre, post = _split_filters(filters, frame.columns,
-                                       ["suite", "dataset", "degradation", "method", "metric"])
-            summary = summary_frame(filter_frame(frame, pre), n_boot=n_boot, seed=seed)
-            table = filter_frame(sweep_auc_frame(summary, clean=_clean(plan),
-                                                 order=severity_order(plan),
-                                                 axes=severity_axes(plan, _registry(ctx))), post)
-            if table.empty:
-                raise BenchbedError(f"suite {suite!r} has no severity sweep",
-                                    fix="list two or more severities of a degradation in the suite")
-            title = ("normalised area under the mean-score-vs-severity curve over each "
-                     "degradation's physical parameter (column axis; clean at its clean value)")
-    if table.empty:
-        raise BenchbedError("no rows match the filters",
-                            fix="check the filter values against `benchbed leaderboard show`")
+    shown = score_view(_sessions(ctx), _registry(ctx), suite, board=_board(ctx, suite), view=view,
+                       metric=metric, degradation=degradation, filters=filters, n_boot=n_boot,
+                       seed=seed)
     if fmt == "table":
-        click.echo(f"\nleaderboard: {suite} ({title})")
-    click.echo(format_table(table, fmt))
+        click.echo(f"\nleaderboard: {suite} ({shown.title})")
+    click.echo(format_table(shown.table, fmt))
 
 
 _METHOD_OPTION = click.option("--method", "methods", multiple=True,
@@ -490,24 +389,16 @@ def leaderboard_compare(ctx: click.Context, a: str, b: str, suite: str, metric: 
                         alpha: float, fmt: str, plan_sel: str | None, run_sel: int | None) -> None:
     """Method A vs method B on the items both scored in SUITE: mean difference A-B with a paired
     bootstrap CI, Wilcoxon signed-rank test, p-values Holm-corrected across metrics."""
-    from benchbed.leaderboard import filter_frame, format_table, paired_compare, scores_frame
+    from benchbed.leaderboard import compare_view, format_table
 
     _set_board(ctx, plan_sel, run_sel)
-    frame = scores_frame(_sessions(ctx), suite, _board(ctx, suite))
-    filters = _filters(dataset, severity, (), where)
-    frame = filter_frame(frame, {"metric": metric, "degradation": degradation, **filters})
-    if frame.empty:
-        raise BenchbedError("no scores match the filters",
-                            fix="check the filter values against `benchbed leaderboard show`")
-    hib = _hib(ctx, frame.metric.unique())
-    table = paired_compare(frame, a, b, hib, by=by, n_boot=n_boot, seed=seed, alpha=alpha)
+    shown = compare_view(_sessions(ctx), _registry(ctx), suite, a, b, board=_board(ctx, suite),
+                         metric=metric, degradation=degradation,
+                         filters=_filters(dataset, severity, (), where), by=by, n_boot=n_boot,
+                         seed=seed, alpha=alpha)
     if fmt == "table":
-        pooled = "" if by else "; items of all conditions pooled (a pair seen in several conditions " \
-                               "counts once per condition)"
-        click.echo(f"\ncompare: {a} vs {b} in {suite} (diff = {a} - {b}, 95% paired bootstrap CI, "
-                   f"{n_boot} resamples, seed {seed}; Wilcoxon signed-rank, Holm across metrics; "
-                   f"better at alpha {alpha}{pooled})")
-    click.echo(format_table(table, fmt))
+        click.echo(f"\ncompare: {a} vs {b} in {suite} ({shown.title})")
+    click.echo(format_table(shown.table, fmt))
 
 
 @leaderboard.command("publish")

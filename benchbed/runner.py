@@ -24,11 +24,13 @@ from tqdm import tqdm
 
 import benchbed
 import benchbed.work as work
+from benchbed.detection.worker import check_detection
 from benchbed.errors import BenchbedError, DataError
 from benchbed.imaging import RANGE_TOLERANCE, check_size, content_hash
+from benchbed.plan import Plan, PluginRef
 from benchbed.registry import Registry
 from benchbed.store.models import Detection, Item, PluginRecord, Run, RunItem, Score
-from benchbed.suites import Plan
+from benchbed.types import Kind
 from benchbed.work import (
     THREAD_ENV,
     ItemResult,
@@ -162,42 +164,38 @@ def make_executor(workers: int, executor: str = "local", scheduler: str | None =
 
 def enumerate_items(plan: Plan, registry: Registry, limit: int | None = None) -> list[WorkItem]:
     """Every work item of the plan, in a stable order (datasets are read here, not in workers)."""
-    data = plan.data
-    detection = data.get("detection")
-    methods = list(data["methods"]) + list((detection or {}).get("single_modality") or [])
     items = []
-    for ds in data["datasets"]:
-        dataset = registry.get("dataset", ds["name"]).build(**ds["params"])
-        ids = dataset.pair_ids(ds["split"])
-        split = "all pairs" if ds["split"] is None else f"split {ds['split']!r}"
+    for ds in plan.datasets:
+        dataset = registry.get("dataset", ds.name).build(**ds.params)
+        ids = dataset.pair_ids(ds.split)
+        split = "all pairs" if ds.split is None else f"split {ds.split!r}"
         if not ids:
-            raise DataError(f"dataset {ds['name']!r} ({split}) has no pairs",
+            raise DataError(f"dataset {ds.name!r} ({split}) has no pairs",
                             fix="check that its two modality folders hold images with the same "
                                 "file names (`benchbed list dataset` shows what is found)")
         if hasattr(dataset, "describe_sizes"):  # headers only: refuse huge pairs before any item
             try:
-                _, _, (w, h) = dataset.describe_sizes(ds["split"])
+                _, _, (w, h) = dataset.describe_sizes(ds.split)
             except DataError:
                 pass  # an unreadable file fails its own items, not the run
             else:
-                check_size(w, h, f"the largest image of dataset {ds['name']!r} ({split})")
-        for cap in (ds.get("limit"), limit):
+                check_size(w, h, f"the largest image of dataset {ds.name!r} ({split})")
+        for cap in (ds.limit, limit):
             if cap:
                 ids = ids[:cap]
-        ds_ref = {k: ds[k] for k in ("name", "version", "params")}
         for pair_id in ids:
-            for deg in data["degradations"]:
-                for sev in deg["severities"]:
-                    for method in methods:
-                        if method.get("degradations") and deg["label"] not in method["degradations"]:
+            for deg in plan.degradations:
+                for sev in deg.severities:
+                    for method in plan.all_methods:
+                        if not method.runs_under(deg.label):
                             continue
-                        key = item_key(plan.seed, ds_ref, pair_id, deg, sev, method)
+                        key = item_key(plan.seed, ds, pair_id, deg, sev, method)
                         items.append(WorkItem(
-                            key=key, dataset=ds_ref, pair_id=pair_id, degradation=deg,
+                            key=key, dataset=ds, pair_id=pair_id, degradation=deg,
                             severity=sev, method=method, seed=derive_seed(plan.seed, key),
                             # single-modality rows exist for detection only: no fusion metrics
-                            metrics=() if method.get("source") else tuple(data["metrics"]),
-                            detection=detection,
+                            metrics=() if method.source else plan.metrics,
+                            detection=plan.detection,
                         ))
     return items
 
@@ -363,7 +361,7 @@ def preflight(plan: Plan, registry: Registry, *, cache_dir: str | Path, device: 
     for kind, ref in _plugins_of(plan):
         if kind not in ("fuser", "restorer"):
             continue
-        spec = registry.get(kind, ref["name"])  # type: ignore[arg-type]
+        spec = registry.get(kind, ref.name)
         for weights in spec.weights:
             try:
                 resolve_weights(weights)
@@ -454,22 +452,23 @@ def run_plan(
                             fix="drop --timeout, or use --executor local")
     preflight(plan, registry, cache_dir=cache_dir, device=device)
     items = enumerate_items(plan, registry, limit)
-    if plan.data.get("detection"):
+    if plan.detection:
         check_detection(plan, registry, items, plugin_modules)
     stale = mark_stale_runs(sessions)
     if stale:
         echo(f"note: marked run(s) {', '.join(map(str, stale))} interrupted (their process on this "
              "host is gone); their finished items are kept")
     now = datetime.now(timezone.utc).replace(tzinfo=None)
-    with sessions() as s:
-        older = set(s.execute(select(Run.plan_hash).where(Run.suite == plan.name)).scalars())
+    from benchbed.leaderboard.query import plan_versions
+
+    older = {h for _, h in plan_versions(sessions, plan.name)}
     if older - {plan.hash}:
         echo(f"note: suite {plan.name!r} has results under another plan "
              f"({', '.join(sorted(h[:12] for h in older - {plan.hash}))}); this run starts plan "
              f"version {plan.hash[:12]} and its board; the older stay selectable with "
              "`benchbed leaderboard show --plan HASH`")
     with sessions.begin() as s:
-        run = Run(suite=plan.name, plan_hash=plan.hash, plan=plan.data,
+        run = Run(suite=plan.name, plan_hash=plan.hash, plan=plan.as_dict(),
                   benchbed_version=benchbed.__version__, git_commit=git_commit(),
                   packages=package_versions(), device=device_name(device),
                   host=socket.gethostname(), pid=os.getpid(), workers=workers, started_at=now,
@@ -479,10 +478,10 @@ def run_plan(
         s.flush()
         run_id = run.id
         for kind, ref in _plugins_of(plan):
-            spec = registry.get(kind, ref["name"])
+            spec = registry.get(kind, ref.name)
             s.add(PluginRecord(run_id=run_id, kind=kind, name=spec.name, version=spec.version,
-                               provider=spec.provider, params=ref["params"],
-                               params_hash=content_hash(repr(sorted(ref["params"].items()))),
+                               provider=spec.provider, params=dict(ref.params),
+                               params_hash=content_hash(repr(sorted(ref.params.items()))),
                                weights_hash=",".join(w.sha256 for w in spec.weights) or None))
     summary = RunSummary(run_id=run_id, total=len(items))
     with sessions() as s:
@@ -495,9 +494,8 @@ def run_plan(
             todo.append(item)
             continue
         have = found[2]
-        missing = tuple(m for m in item.metrics
-                        if (m["name"], m["profile"], m["version"]) not in have)
-        need_det = item.detection is not None and item.detection["key"] not in found[3]
+        missing = tuple(m for m in item.metrics if (m.name, m.profile, m.version) not in have)
+        need_det = item.detection is not None and item.detection.key not in found[3]
         if found[1] == "done" and (missing or need_det):
             todo.append(replace(item, metrics=missing,
                                 detection=item.detection if need_det else None))
@@ -512,7 +510,7 @@ def run_plan(
     for item in todo:
         groups[item.group].append(item)
     ctx = RunContext(suite_seed=plan.seed, cache_dir=str(Path(cache_dir).resolve()),
-                     device=device, references=plan.data["references"],
+                     device=device, references=plan.references,
                      plugin_modules=tuple(plugin_modules), timeout=timeout)
     by_key = {i.key: i for i in todo}
     echo(f"run {run_id}: suite {plan.name} (plan {plan.hash[:12]}), {len(items)} items, "
@@ -541,56 +539,24 @@ def run_plan(
     return summary
 
 
-def check_detection(plan: Plan, registry: Registry, items: list[WorkItem],
-                    plugin_modules: tuple[str, ...] = ()) -> None:
-    """Before anything runs: weights, detector classes and the class map against each dataset.
-
-    Loads the detector once and the first pair of each dataset, so a wrong class map or a
-    missing label folder is one clear error instead of one failure per item.
-    """
-    from benchbed.detection import check_class_map_keys, resolve_class_map
-    from benchbed.work import RunContext, _labels_of, _obj, detection_classes
-
-    cfg = plan.data["detection"]
-    ctx = RunContext(suite_seed=plan.seed, cache_dir="", plugin_modules=tuple(plugin_modules))
-    detector = _obj(ctx, "detector", cfg["detector"])
-    names = tuple(getattr(detector, "names", None) or registry.get("detector", cfg["detector"]["name"]
-                                                                    ).classes)  # type: ignore[attr-defined]
-    seen: set[str] = set()
-    all_classes: list[str] = []
-    for item in items:
-        if item.dataset["name"] in seen:
-            continue
-        seen.add(item.dataset["name"])
-        pair = _obj(ctx, "dataset", item.dataset).load(item.pair_id)
-        labels = _labels_of(cfg, replace(item, method={"source": None}), pair) \
-            if cfg["protocol"] == "labels" else None
-        classes = detection_classes(cfg, labels, names)
-        resolve_class_map(classes, names, cfg["class_map"], detector=cfg["label"],
-                          dataset=item.dataset["name"])
-        all_classes += classes
-    if seen:
-        check_class_map_keys(cfg["class_map"], all_classes)
-
-
-def _plugins_of(plan: Plan) -> Iterator[tuple[str, dict[str, Any]]]:
+def _plugins_of(plan: Plan) -> Iterator[tuple[Kind, PluginRef]]:
+    """Every plugin the plan uses, once per (kind, name, parameters)."""
     seen = set()
-    refs: list[tuple[str, dict[str, Any]]] = []
-    refs += [("dataset", d) for d in plan.data["datasets"]]
-    refs += [("degradation", d) for d in plan.data["degradations"]]
-    refs += [("metric", m) for m in plan.data["metrics"]]
-    detection = plan.data.get("detection")
-    for m in [*plan.data["methods"], *((detection or {}).get("single_modality") or [])]:
-        if m.get("fuse"):
-            refs.append(("fuser", m["fuse"]))
-        refs += [("restorer", r) for r in (m["restore"] or {}).values()]
-    if detection:
-        refs.append(("detector", detection["detector"]))
+    refs: list[tuple[Kind, PluginRef]] = []
+    refs += [("dataset", d) for d in plan.datasets]
+    refs += [("degradation", PluginRef(d.name, d.version, d.params)) for d in plan.degradations]
+    refs += [("metric", m) for m in plan.metrics]
+    for m in plan.all_methods:
+        if m.fuse:
+            refs.append(("fuser", m.fuse))
+        refs += [("restorer", r) for r in (m.restore or {}).values()]
+    if plan.detection:
+        refs.append(("detector", plan.detection.detector))
     for kind, ref in refs:
-        key = (kind, ref["name"], repr(sorted(ref.get("params", {}).items())))
+        key = (kind, ref.name, repr(sorted(ref.params.items())))
         if key not in seen:
             seen.add(key)
-            yield kind, {"name": ref["name"], "params": dict(ref.get("params", {}))}
+            yield kind, ref
 
 
 def _write(sessions: sessionmaker[Session], suite: str, run_id: int, item: WorkItem,
@@ -598,9 +564,9 @@ def _write(sessions: sessionmaker[Session], suite: str, run_id: int, item: WorkI
     """Store one finished item (row, scores, run link) in a single transaction."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     fields = dict(
-        run_id=run_id, dataset=item.dataset["name"], pair_id=item.pair_id,
-        pair_hash=result.pair_hash, degradation=item.degradation["label"],
-        severity=item.severity["label"], method=item.method["label"], seed=item.seed,
+        run_id=run_id, dataset=item.dataset.name, pair_id=item.pair_id,
+        pair_hash=result.pair_hash, degradation=item.degradation.label,
+        severity=item.severity.label, method=item.method.label, seed=item.seed,
         status=result.status, error=result.error, seconds=result.seconds,
         artifacts=result.artifacts, created_at=now,
     )

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +11,9 @@ import jsonschema
 import yaml
 
 from benchbed.errors import BenchbedError, SuiteError
-from benchbed.imaging import content_hash
+from benchbed.plan import Plan
 from benchbed.registry import Registry
+from benchbed.types import Kind
 
 _NAME = {"type": "string", "minLength": 1}
 _PARAMS = {"type": "object"}
@@ -354,30 +353,17 @@ def _schema_hint(err: jsonschema.ValidationError) -> str:
 # --- normalisation against the registry ---------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Plan:
-    """A validated suite, normalised so that equal content gives an equal hash."""
-
-    name: str
-    data: dict[str, Any]
-    hash: str
-    source: str
-
-    @property
-    def seed(self) -> int:
-        """The suite seed."""
-        return int(self.data["seed"])
-
-
-def _ref(entry: Any) -> dict[str, Any]:
+def plugin_ref(entry: Any) -> dict[str, Any]:
+    """A suite's plugin entry (a name, or a mapping with ``name`` and ``params``) as a mapping."""
     if isinstance(entry, str):
         return {"name": entry, "params": {}}
     return {"name": entry["name"], "params": dict(entry.get("params") or {})}
 
 
-def _checked(registry: Registry, kind: str, ref: dict[str, Any], where: str) -> dict[str, Any]:
+def checked_ref(registry: Registry, kind: Kind, ref: dict[str, Any], where: str) -> dict[str, Any]:
+    """``ref`` checked against the registry: its version, full parameters and weights' sha256s."""
     try:
-        spec = registry.get(kind, ref["name"])  # type: ignore[arg-type]
+        spec = registry.get(kind, ref["name"])
     except BenchbedError as exc:
         raise SuiteError(f"{where}: {exc.message}", fix=exc.fix) from exc
     unknown = set(ref["params"]) - set(spec.params)
@@ -392,7 +378,8 @@ def _checked(registry: Registry, kind: str, ref: dict[str, Any], where: str) -> 
     return out
 
 
-def _param_suffix(params: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
+def param_suffix(params: Mapping[str, Any], defaults: Mapping[str, Any]) -> str:
+    """``[k=v,...]`` for the parameters that differ from the plugin's defaults (else empty)."""
     changed = {k: v for k, v in params.items() if defaults.get(k) != v}
     if not changed:
         return ""
@@ -402,14 +389,14 @@ def _param_suffix(params: Mapping[str, Any], defaults: Mapping[str, Any]) -> str
 def method_label(method: Mapping[str, Any], registry: Registry) -> str:
     """Display name: `fuser`, `restorer>fuser`, or `ra+rb>fuser`, with non-default params."""
     fuse = method["fuse"]
-    fname = fuse["name"] + _param_suffix(fuse["params"], registry.get("fuser", fuse["name"]).params)
+    fname = fuse["name"] + param_suffix(fuse["params"], registry.get("fuser", fuse["name"]).params)
     restore = method.get("restore")
     if not restore:
         return fname
     labels = []
     for ref in restore.values():
         spec = registry.get("restorer", ref["name"])
-        labels.append(ref["name"] + _param_suffix(ref["params"], spec.params))
+        labels.append(ref["name"] + param_suffix(ref["params"], spec.params))
     unique = list(dict.fromkeys(labels))
     return ("+".join(unique) if len(unique) > 1 else unique[0]) + ">" + fname
 
@@ -445,9 +432,7 @@ def _needs_clean(where: str, degradation: str, ds_specs: list[tuple[str, Any]]) 
                 f"{list(spec.conditions)}}}` (its own degraded images) or another dataset")
 
 
-def normalise(
-    data: dict[str, Any], registry: Registry, source: str = "", origins: Origins | None = None
-) -> Plan:
+def normalise(data: dict[str, Any], registry: Registry, origins: Origins | None = None) -> Plan:
     """Check every name against the registry and return the normalised, hashed plan."""
     origins = origins or {}
 
@@ -455,20 +440,22 @@ def normalise(
         loc = origins.get((section, i))
         return f"{loc}: {section}[{i}]" if loc else f"{section}[{i}]"
 
+    from benchbed.detection.config import normalise_detection
+
     name = data["name"]
     datasets = []
     ds_specs: list[tuple[str, Any]] = []
     modalities: set[str] = set()
     for i, entry in enumerate(data["datasets"]):
-        ref = _ref(entry)
+        ref = plugin_ref(entry)
         where = at("datasets", i)
-        ds = _checked(registry, "dataset", ref, where)
+        ds = checked_ref(registry, "dataset", ref, where)
         spec = registry.get("dataset", ds["name"])
         split = entry.get("split", "test") if isinstance(entry, dict) else "test"
-        if split is not None and spec.splits and split not in spec.splits:  # type: ignore[attr-defined]
+        if split is not None and spec.splits and split not in spec.splits:
             raise SuiteError(
                 f"{where}: dataset {ds['name']!r} has no split {split!r}",
-                fix=f"use one of {list(spec.splits)} or `split: null` for all pairs",  # type: ignore[attr-defined]
+                fix=f"use one of {list(spec.splits)} or `split: null` for all pairs",
             )
         ds["split"] = split
         ds["limit"] = entry.get("limit") if isinstance(entry, dict) else None
@@ -485,12 +472,12 @@ def normalise(
     degradations = []
     for i, entry in enumerate(data["degradations"]):
         where = at("degradations", i)
-        ref = _ref(entry)
-        deg = _checked(registry, "degradation", ref, where)
+        ref = plugin_ref(entry)
+        deg = checked_ref(registry, "degradation", ref, where)
         spec = registry.get("degradation", deg["name"])
-        levels = spec.severities  # type: ignore[attr-defined]
+        levels = spec.severities
         wanted = entry.get("severities") if isinstance(entry, dict) else None
-        if spec.given:  # type: ignore[attr-defined]
+        if spec.given:
             levels = _given_conditions(where, deg["name"], ds_specs, wanted)
         else:
             _needs_clean(where, deg["name"], ds_specs)
@@ -511,7 +498,7 @@ def normalise(
                 params = dict(levels[label])
             severities.append({"label": label, "params": params})
         apply_to = entry.get("apply_to", "all") if isinstance(entry, dict) else "all"
-        if apply_to != "all" and spec.given:  # type: ignore[attr-defined]
+        if apply_to != "all" and spec.given:
             raise SuiteError(f"{where}: `apply_to` does not apply to {deg['name']!r}: the dataset "
                              "gives both degraded sources", fix="remove `apply_to:`")
         if apply_to != "all":
@@ -538,18 +525,18 @@ def normalise(
         where = at("methods", i)
         if isinstance(entry, str):
             entry = {"fuse": entry}
-        fuse = _checked(registry, "fuser", _ref(entry["fuse"]), f"{where}.fuse")
+        fuse = checked_ref(registry, "fuser", plugin_ref(entry["fuse"]), f"{where}.fuse")
         fspec = registry.get("fuser", fuse["name"])
         restore_entry = entry.get("restore")
         restore: dict[str, Any] | None = None
         if restore_entry is not None:
-            if fspec.degradation_aware:  # type: ignore[attr-defined]
+            if fspec.degradation_aware:
                 raise SuiteError(
                     f"{where}: {fuse['name']!r} is degradation-aware and takes degraded inputs",
                     fix="remove `restore:` for this method",
                 )
             if isinstance(restore_entry, dict) and "name" not in restore_entry:
-                per = {m: _ref(r) for m, r in restore_entry.items()}
+                per = {m: plugin_ref(r) for m, r in restore_entry.items()}
                 missing = sorted(modalities - set(per))
                 if missing:
                     raise SuiteError(
@@ -557,11 +544,13 @@ def normalise(
                         fix="give one restorer per modality, or one restorer for all",
                     )
             else:
-                per = {m: _ref(restore_entry) for m in sorted(modalities)}
+                per = {m: plugin_ref(restore_entry) for m in sorted(modalities)}
             restore = {
-                m: _checked(registry, "restorer", r, f"{where}.restore") for m, r in sorted(per.items())
+                m: checked_ref(registry, "restorer", r, f"{where}.restore") for m, r in sorted(per.items())
             }
         method = {"fuse": fuse, "restore": restore}
+        method["kind"] = ("cascade" if restore else
+                          "degradation-aware" if fspec.degradation_aware else "fuser")
         method["label"] = entry.get("label") or method_label(method, registry)
         if entry.get("degradations"):
             # A method trained for some degradations only (e.g. ReCoFuse in DRFusion's suite).
@@ -589,11 +578,11 @@ def normalise(
 
     metrics = []
     for i, entry in enumerate(data["metrics"]):
-        m = _checked(registry, "metric", _ref(entry), at("metrics", i))
+        m = checked_ref(registry, "metric", plugin_ref(entry), at("metrics", i))
         mspec = registry.get("metric", m["name"])
-        profile = (entry.get("profile") if isinstance(entry, dict) else None) or mspec.profile  # type: ignore[attr-defined]
+        profile = (entry.get("profile") if isinstance(entry, dict) else None) or mspec.profile
         try:
-            base = mspec.profile_params(profile)  # type: ignore[attr-defined]
+            base = mspec.profile_params(profile)
         except BenchbedError as exc:
             raise SuiteError(f"{at('metrics', i)}: {exc.message}", fix=exc.fix) from exc
         user = entry.get("params", {}) if isinstance(entry, dict) else {}
@@ -620,11 +609,10 @@ def normalise(
         "degradations": degradations,
         "methods": methods,
         "metrics": metrics,
-        "detection": _detection(data.get("detection"), registry, methods, modalities,
+        "detection": normalise_detection(data.get("detection"), registry, methods, modalities,
                                 (f"{origins[('detection',)]}: detection" if ("detection",) in origins
                                  else "detection")),
     }
-    digest = content_hash(json.dumps(norm, sort_keys=True, default=str))
     primary = _primary(data.get("primary"), metrics, origins.get(("primary",), "primary"))
     # presentation, not computation (which metrics decide the headline ranks, what the suite is
     # for): kept out of the hash so that editing them never turns a board into a new version
@@ -632,7 +620,7 @@ def normalise(
         norm["primary"] = primary
     if data.get("description"):
         norm["description"] = str(data["description"])
-    return Plan(name=name, data=norm, hash=digest, source=source)
+    return Plan.from_dict(norm)
 
 
 def _primary(value: Any, metrics: list[dict[str, Any]], where: str) -> list[str]:
@@ -649,88 +637,7 @@ def _primary(value: Any, metrics: list[dict[str, Any]], where: str) -> list[str]
     return out
 
 
-def _detection(entry: dict[str, Any] | None, registry: Registry, methods: list[dict[str, Any]],
-               modalities: set[str], where: str) -> dict[str, Any] | None:
-    """The `detection:` mapping, checked against the registry and the suite's methods."""
-    from benchbed.detection import config_key, detector_label
-
-    if not entry:
-        return None
-    det = _checked(registry, "detector", _ref(entry["detector"]), f"{where}.detector")
-    spec = registry.get("detector", det["name"])
-    protocol = entry.get("protocol", "labels")
-    conf = float(entry.get("conf", 0.25))
-    reference = None
-    ref = entry.get("reference")
-    if protocol == "clean-reference":
-        if ref is None:
-            raise SuiteError(f"{where}: protocol clean-reference needs `reference:`",
-                             fix="name a method of the suite (e.g. `reference: average`) or a "
-                             "clean source (`reference: {source: vi}`)")
-        if isinstance(ref, str):
-            found = [m for m in methods if m["label"] == ref]
-            if not found:
-                raise SuiteError(f"{where}.reference: {ref!r} is not a method of this suite",
-                                 fix=f"use one of {[m['label'] for m in methods]} or {{source: MOD}}")
-            reference = {"label": ref, "method": found[0]}
-        else:
-            if ref["source"] not in modalities:
-                raise SuiteError(f"{where}.reference: no dataset of the suite has modality "
-                                 f"{ref['source']!r}", fix=f"use one of {sorted(modalities)}")
-            reference = {"label": ref["source"], "source": ref["source"]}
-    elif ref is not None:
-        raise SuiteError(f"{where}.reference: only the clean-reference protocol takes a reference",
-                         fix="remove `reference:` or set `protocol: clean-reference`")
-    class_map = {str(k): (list(v) if isinstance(v, list) else [v])
-                 for k, v in (entry.get("class_map") or {}).items()}
-    if spec.classes and det["params"] == dict(spec.params):  # type: ignore[attr-defined]
-        known = list(spec.classes)  # type: ignore[attr-defined]
-        for k, targets in class_map.items():
-            for t in targets:
-                if (isinstance(t, int) and t >= len(known)) or (isinstance(t, str) and t not in known):
-                    close = difflib.get_close_matches(str(t), known, n=3, cutoff=0.5)
-                    raise SuiteError(
-                        f"{where}.class_map[{k!r}]: {t!r} is not a class of detector {det['name']!r}",
-                        fix=("did you mean " + " or ".join(map(repr, close)) + "?") if close
-                        else f"see `benchbed info {det['name']}` for its {len(known)} classes")
-    single = []
-    labels = {m["label"] for m in methods}
-    for i, s in enumerate(entry.get("single_modality") or []):
-        s = {"modality": s} if isinstance(s, str) else s
-        mod = s["modality"]
-        if mod not in modalities:
-            raise SuiteError(f"{where}.single_modality[{i}]: no dataset of the suite has modality "
-                             f"{mod!r}", fix=f"use one of {sorted(modalities)}")
-        restore = None
-        label = f"{mod}-only"
-        if s.get("restore") is not None:
-            r = _checked(registry, "restorer", _ref(s["restore"]), f"{where}.single_modality[{i}]")
-            restore = {mod: r}
-            label = r["name"] + _param_suffix(r["params"], registry.get("restorer", r["name"]).params
-                                              ) + ">" + label
-        label = s.get("label") or label
-        if label in labels:
-            raise SuiteError(f"{where}.single_modality[{i}]: label {label!r} is used twice",
-                             fix="give it a distinct `label:`")
-        labels.add(label)
-        single.append({"source": mod, "restore": restore, "fuse": None, "label": label})
-    out = {
-        "detector": det,
-        "label": detector_label(det, spec.params),
-        "protocol": protocol,
-        "reference": reference,
-        "conf": conf,
-        "reference_conf": float(entry.get("reference_conf", conf)),
-        "classes": list(entry["classes"]) if entry.get("classes") else None,
-        "class_map": class_map,
-        "single_modality": single,
-        "labels": entry.get("labels", "fused"),
-    }
-    out["key"] = config_key(out)
-    return out
-
-
 def load_plan(path: str | Path, registry: Registry) -> Plan:
     """Read, validate and normalise the suite at ``path``."""
     data, origins = _load(path)
-    return normalise(data, registry, source=str(path), origins=origins)
+    return normalise(data, registry, origins=origins)

@@ -210,14 +210,13 @@ def test_shipped_detection_suite_validates() -> None:
     from benchbed.suites import load_plan
 
     plan = load_plan(REPO / "suites" / "detection-msrs.yaml", get_registry())
-    det = plan.data["detection"]
-    assert (det["label"], det["protocol"], det["conf"]) == ("yolo", "labels", 0.25)
-    assert [s["label"] for s in det["single_modality"]] == ["ir-only", "vi-only", "auto>ir-only",
-                                                            "auto>vi-only"]
-    assert [d["name"] for d in plan.data["degradations"]] == [
+    det = plan.detection
+    assert det is not None and (det.label, det.protocol, det.conf) == ("yolo", "labels", 0.25)
+    assert [s.label for s in det.single_modality] == ["ir-only", "vi-only", "auto>ir-only",
+                                                      "auto>vi-only"]
+    assert [d.name for d in plan.degradations] == [
         "clean", "gaussian_noise", "gaussian_blur", "composite", "low_light"]
-    assert {d["name"]: d["split"] for d in plan.data["datasets"]} == {"msrs": "detection",
-                                                                      "llvip": "detection"}
+    assert {d.name: d.split for d in plan.datasets} == {"msrs": "detection", "llvip": "detection"}
 
 
 def test_published_leaderboard_has_the_detection_figure_and_tables(toy: Path) -> None:

@@ -135,8 +135,30 @@ def test_robustness_ratio_uses_common_pairs_of_the_same_method() -> None:
     assert rob.loc["m", "ratio"] == pytest.approx(20.0 / 30.0)
     assert rob.loc["m", "n"] == 2 and rob.loc["m", "mean_clean"] == pytest.approx(15.0)
     assert rob.loc["k", "ratio"] == pytest.approx(2.0)
-    assert rob.loc["m", "ci_low"] <= rob.loc["m", "ratio"] <= rob.loc["m", "ci_high"]
+    # two pairs: no interval (the n < 5 rule of every CI of the package)
+    assert math.isnan(rob.loc["m", "ci_low"]) and math.isnan(rob.loc["m", "ci_high"])
     assert lb.robustness_frame(frame[frame.degradation != "clean"]).empty
+
+
+def test_robustness_ratio_ci_is_the_paired_bootstrap_of_the_ratio_of_means() -> None:
+    rng = np.random.default_rng(3)
+    clean = rng.uniform(10, 20, 12)
+    noisy = clean * rng.uniform(0.5, 0.7, 12)
+    frame = _frame([("d", f"p{i:02d}", "clean", "0", "m", "Q", float(c)) for i, c in enumerate(clean)]
+                   + [("d", f"p{i:02d}", "noise", "1", "m", "Q", float(v)) for i, v in enumerate(noisy)])
+    row = lb.robustness_frame(frame, n_boot=999, seed=5).iloc[0]
+    assert row["ratio"] == pytest.approx(noisy.mean() / clean.mean())
+    assert row["ci_low"] < row["ratio"] < row["ci_high"]
+    # the same interval as scipy's paired BCa bootstrap of mean(d)/mean(c) called by hand
+    from scipy.stats import bootstrap
+
+    seed = lb.stats._group_seed(5, ("robustness", "s", "d", "noise", "1", "m", "Q"))
+    ci = bootstrap((noisy, clean), lambda a, b, axis=-1: a.mean(axis) / b.mean(axis),
+                   n_resamples=999, paired=True, vectorized=True, method="BCa",
+                   random_state=np.random.default_rng(seed)).confidence_interval
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((ci.low, ci.high))
+    # the ratio lies in the observed per-pair ratios' range: a sane, not a degenerate, interval
+    assert (noisy / clean).min() <= row["ci_low"] and row["ci_high"] <= (noisy / clean).max()
 
 
 def test_sweep_auc_is_the_normalised_trapezoid_with_clean_at_zero() -> None:

@@ -185,7 +185,7 @@ def _hostile_context(tmp_path: Path) -> lb.PublishContext:
             "host": f"host{bad}", "workers": 1, "status": "finished", "started_at": f"t{bad}",
             "finished_at": "", "items": {"done": 6}, "computed_by": []}
     return lb.PublishContext(suite=f"s{bad}", frame=frame, higher_is_better={f"Q{bad}": True},
-                             provenance=prov, plan={}, items=None, cache_dir=tmp_path,
+                             provenance=prov, plan=None, items=None, cache_dir=tmp_path,
                              n_boot=50, note=f"note{bad}")
 
 

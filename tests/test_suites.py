@@ -34,7 +34,7 @@ def test_shipped_suites_validate() -> None:
     reg = Registry()
     for path in sorted((REPO / "suites").glob("*.yaml")):
         plan = load_plan(path, reg)
-        assert plan.data["methods"] and len(plan.hash) == 64
+        assert plan.methods and len(plan.hash) == 64
 
 
 def test_plan_hash_is_stable_and_content_sensitive(tmp_path: Path) -> None:
@@ -43,7 +43,7 @@ def test_plan_hash_is_stable_and_content_sensitive(tmp_path: Path) -> None:
     b = load_plan(_suite(tmp_path, GOOD.replace("seed: 1", "seed: 1  # same"), "b.yaml"), reg)
     c = load_plan(_suite(tmp_path, GOOD.replace("seed: 1", "seed: 2"), "c.yaml"), reg)
     assert a.hash == b.hash != c.hash
-    labels = [m["label"] for m in a.data["methods"]]
+    labels = [m.label for m in a.methods]
     assert labels == ["average", "auto>laplacian"]
 
 
@@ -75,7 +75,7 @@ def test_unknown_severity(tmp_path: Path) -> None:
 def test_include_merges_lists(tmp_path: Path) -> None:
     _suite(tmp_path, "degradations:\n  - {name: gaussian_blur, severities: [1]}\n", "part.yaml")
     plan = load_plan(_suite(tmp_path, "include: [part.yaml]\n" + GOOD), Registry())
-    assert [d["name"] for d in plan.data["degradations"]] == ["gaussian_blur", "gaussian_noise"]
+    assert [d.name for d in plan.degradations] == ["gaussian_blur", "gaussian_noise"]
     with pytest.raises(SuiteError, match="not found"):
         load_plan(_suite(tmp_path, "include: [nope.yaml]\n" + GOOD, "x.yaml"), Registry())
 
@@ -101,3 +101,36 @@ def test_yaml_alias_bomb_is_refused_quickly(tmp_path: Path) -> None:
 
     # an ordinary alias counts what it expands to: a 2-element list, 3 nodes, twice
     assert _expanded_size("a: &m [EN, QABF]\nb: *m\n") == 1 + 2 + 3 + 3
+
+
+def test_typed_plan_round_trips_and_keeps_its_hash() -> None:
+    """The stored JSON form of every shipped plan parses back to an equal plan with the same
+    hash (boards read stored plans through ``Plan.from_dict``), and method variants are
+    explicit."""
+    from benchbed.plan import AwareMethod, CascadeMethod, FuserMethod, Plan, SourceMethod
+
+    reg = Registry()
+    kinds = set()
+    for path in sorted((REPO / "suites").glob("*.yaml")):
+        plan = load_plan(path, reg)
+        again = Plan.from_dict(plan.as_dict())
+        assert again == plan and again.hash == plan.hash, path.name
+        for m in plan.all_methods:
+            kinds.add(type(m))
+            assert isinstance(m, {"fuser": FuserMethod, "cascade": CascadeMethod,
+                                  "degradation-aware": AwareMethod,
+                                  "detection-source": SourceMethod}[m.kind])
+            if isinstance(m, CascadeMethod):
+                assert m.restore and m.fuse
+            if isinstance(m, AwareMethod):
+                assert reg.get("fuser", m.fuse.name).degradation_aware and not m.restore
+    assert kinds == {FuserMethod, CascadeMethod, AwareMethod, SourceMethod}
+
+
+def test_presentation_keys_stay_out_of_the_hash(tmp_path: Path) -> None:
+    reg = Registry()
+    a = load_plan(_suite(tmp_path, GOOD), reg)
+    b = load_plan(_suite(tmp_path, GOOD + "description: what it is for\nprimary: [QABF]\n",
+                         "b.yaml"), reg)
+    assert a.hash == b.hash and b.primary == ("QABF",) and b.description
+    assert "kind" not in a.identity()["methods"][0] and a.as_dict()["methods"][0]["kind"] == "fuser"

@@ -94,6 +94,7 @@ print(json.dumps({"calls": calls, "names": names, "n": len(d.scores),
 """
 
 
+@pytest.mark.slow
 @needs_yolo
 def test_runs_offline_and_writes_nothing_to_home_or_cwd(tmp_path: Path) -> None:
     data = shared_data()

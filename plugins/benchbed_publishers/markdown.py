@@ -142,12 +142,12 @@ class MarkdownPublisher:
             lines += ["Cells: auc (auc_ratio).", "", markdown_table(wide.fillna("—")), ""]
         det = context.detection
         if not det.empty:
-            cfg = context.plan.get("detection") or {}
+            cfg = context.plan.detection if context.plan else None
             lines += ["## Detection", "",
-                      f"Detector {_md(cfg.get('label', '?'))}, protocol "
-                      f"{_md(cfg.get('protocol', '?'))}: mAP@0.5 over every pair of a condition "
+                      f"Detector {_md(cfg.label if cfg else '?')}, protocol "
+                      f"{_md(cfg.protocol if cfg else '?')}: mAP@0.5 over every pair of a condition "
                       "(pooled); P and R at confidence "
-                      f"{fmt(cfg.get('conf', 0.25), 2)}. Rows ending in `-only` are the detector on "
+                      f"{fmt(cfg.conf if cfg else 0.25, 2)}. Rows ending in `-only` are the detector on "
                       "one source alone. Per-condition P/R/mAP@0.5:0.95: `detection.csv`; figure: "
                       "`plots/detection.png` (HTML page).", ""]
             conds = context.detection_conditions()

@@ -221,14 +221,14 @@ class HtmlPublisher:
         table = ctx.detection
         if table.empty:
             return None
-        cfg = ctx.plan.get("detection") or {}
-        dashed = [m["label"] for m in cfg.get("single_modality") or []]
+        cfg = ctx.plan.detection if ctx.plan else None
+        dashed = [m.label for m in cfg.single_modality] if cfg else []
         conds = ctx.detection_conditions()
         methods = list(table.groupby("method", sort=False)["mAP50"].mean()
                        .sort_values(ascending=False).index)
         name = "detection.png"
         plots.detection_curves(table, conds, methods, dashed,
-                               f"{ctx.suite}: detection vs degradation ({cfg.get('label', '')})",
+                               f"{ctx.suite}: detection vs degradation ({cfg.label if cfg else ''})",
                                plots_dir / name, self.dpi)
         d = self.digits
         tables = []
@@ -261,12 +261,12 @@ class HtmlPublisher:
             tables.append({"id": f"detection-{k}", "attrs": {"dataset": dataset},
                            "caption": f"{dataset}: mAP@0.5 ({n} pairs, {n_gt} boxes)",
                            "columns": columns, "rows": rows})
-        note = (f"Detector {cfg.get('label', '?')}, protocol {cfg.get('protocol', '?')}: "
+        note = (f"Detector {cfg.label if cfg else '?'}, protocol {cfg.protocol if cfg else '?'}: "
                 "precision and recall at confidence "
-                f"{fmt(cfg.get('conf', 0.25), 2)} (IoU 0.5) and mAP@0.5 / mAP@0.5:0.95 over every "
+                f"{fmt(cfg.conf if cfg else 0.25, 2)} (IoU 0.5) and mAP@0.5 / mAP@0.5:0.95 over every "
                 "pair of a condition (pooled, not averaged per image). Dashed lines are "
                 "single-modality rows (the detector on one source alone).")
-        if cfg.get("protocol") == "clean-reference":
+        if cfg and cfg.protocol == "clean-reference":
             note += (" Ground truth = the detector's own boxes on the clean reference image: this "
                      "measures robustness to the degradation, not absolute accuracy.")
         return {"plot": f"plots/{name}", "tables": tables, "note": note}
@@ -279,7 +279,7 @@ class HtmlPublisher:
         cache = Path(ctx.cache_dir)
         items = ctx.items[ctx.items.status == "done"]
         methods = list(ctx.overall.method)
-        datasets = [d["name"] for d in ctx.plan.get("datasets", [])]
+        datasets = [d.name for d in ctx.plan.datasets] if ctx.plan else []
         order = severity_order(ctx.plan)
         missing = 0
         out = []
@@ -381,7 +381,7 @@ class HtmlPublisher:
         placed = ctx.overall.dropna(subset=["place"]).sort_values(["place", "method"])
         prov = dict(ctx.provenance)
         meta = {"suite": ctx.suite, "href": f"{folder.name}/index.html", "datasets": datasets,
-                "description": ctx.plan.get("description", ""),
+                "description": ctx.plan.description if ctx.plan else "",
                 "conditions": len(ctx.conditions()), "methods": len(methods),
                 "pairs": int(frame.groupby("dataset").pair_id.nunique().sum()),
                 "pairs_by_dataset": {str(d): int(n) for d, n in

@@ -1,0 +1,216 @@
+"""Reading the store: which runs and items make a suite's board, its plan, and the long frames
+(one row per item and metric, per item, per detection row) every table is computed from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from benchbed.errors import BenchbedError
+from benchbed.plan import Plan
+from benchbed.store.models import Detection, Item, Run, RunItem, Score
+
+KEYS = ["dataset", "degradation", "severity", "method"]
+
+
+COND = ["suite", "dataset", "degradation", "severity"]
+"""A condition: one suite, dataset, degradation and severity; methods are ranked within it."""
+
+
+GROUP = [*COND, "method", "metric"]
+"""The statistics group: one value per pair in it."""
+
+
+CLEAN = "clean"
+"""Name of the degradation plugin that leaves the sources untouched (robustness reference)."""
+
+
+def plan_versions(sessions: sessionmaker[Session], suite: str) -> list[tuple[int, str]]:
+    """(run id, plan hash) of every run of ``suite`` that covered items, newest first: the one
+    query behind boards, plan selection and the runner's "another plan" note."""
+    with sessions() as s:
+        return [(int(r.id), str(r.plan_hash)) for r in s.execute(
+            select(Run.id, Run.plan_hash).join(RunItem, RunItem.run_id == Run.id)
+            .where(Run.suite == suite).distinct().order_by(Run.id.desc())).all()]
+
+
+@dataclass(frozen=True)
+class Board:
+    """What a leaderboard shows: every item stored under one plan of a suite.
+
+    A suite's board is the union of the items covered by every run of its selected plan (by
+    default the plan of its newest run), so a later ``--limit`` run adds to it and never shrinks
+    it. A different plan stored under the same name is another version of the board, selected
+    with ``plan`` (a hash prefix) or pinned to exactly one run's items with ``run``.
+    """
+
+    suite: str
+    run_id: int
+    """The newest run of the selection: its plan and provenance head the board."""
+    run_ids: tuple[int, ...]
+    plan_hash: str
+    other_plans: tuple[str, ...] = ()
+    """Plan hashes of the other versions stored under this suite name, newest first."""
+
+    def item_ids(self):  # type: ignore[no-untyped-def]
+        """A subquery of the ids of the board's items (each once)."""
+        return select(RunItem.item_id).where(RunItem.run_id.in_(self.run_ids)).distinct()
+
+    def warning(self) -> str | None:
+        """One line when other plan versions exist under this name (None otherwise)."""
+        if not self.other_plans:
+            return None
+        others = ", ".join(h[:12] for h in self.other_plans)
+        return (f"note: suite {self.suite!r} has {len(self.other_plans) + 1} plan versions in this "
+                f"store; showing plan {self.plan_hash[:12]} (select another with --plan HASH: "
+                f"{others})")
+
+
+def select_board(sessions: sessionmaker[Session], suite: str, *, plan: str | None = None,
+                 run: int | None = None) -> Board:
+    """The board of ``suite``: its newest plan's items, a plan by hash prefix, or one run's."""
+    runs = plan_versions(sessions, suite)
+    if not runs:
+        with sessions() as s:
+            known = sorted(s.execute(select(Run.suite).distinct()).scalars())
+        raise BenchbedError(f"no results for suite {suite!r} in this store",
+                            fix=f"run `benchbed run suites/{suite}.yaml` first"
+                            + (f" (suites in the store: {', '.join(known)})" if known else ""))
+    plans = list(dict.fromkeys(h for _, h in runs))  # newest first
+    if run is not None:
+        match = [h for r, h in runs if r == run]
+        if not match:
+            raise BenchbedError(f"suite {suite!r} has no run {run} with stored items",
+                                fix="runs of this suite: " + ", ".join(str(r) for r, _ in runs[:20]))
+        chosen = match[0]
+        return Board(suite, run, (run,), chosen, tuple(h for h in plans if h != chosen))
+    if plan is not None:
+        hits = [h for h in plans if h.startswith(plan)]
+        if len(hits) != 1:
+            what = "matches no" if not hits else "is ambiguous among the"
+            raise BenchbedError(f"--plan {plan!r} {what} plan versions of suite {suite!r}",
+                                fix="use one of " + ", ".join(h[:12] for h in plans))
+        chosen = hits[0]
+    else:
+        chosen = plans[0]
+    ids = tuple(r for r, h in runs if h == chosen)
+    return Board(suite, ids[0], ids, chosen, tuple(h for h in plans if h != chosen))
+
+
+def resolve_board(sessions: sessionmaker[Session], suite: str, board: Board | None) -> Board:
+    """``board``, or the suite's default board (its newest plan) when None."""
+    return board if board is not None else select_board(sessions, suite)
+
+
+def stored_suites(sessions: sessionmaker[Session]) -> list[str]:
+    """Names of the suites that have at least one run covering items, sorted."""
+    with sessions() as s:
+        rows = s.execute(
+            select(Run.suite).join(RunItem, RunItem.run_id == Run.id).distinct()
+        ).scalars()
+        return sorted(rows)
+
+
+def plan_of(sessions: sessionmaker[Session], suite: str, board: Board | None = None) -> Plan:
+    """The normalised plan of the suite's board (by default its newest plan)."""
+    board = resolve_board(sessions, suite, board)
+    with sessions() as s:
+        return Plan.from_dict(s.get(Run, board.run_id).plan or {"name": suite})
+
+
+def scores_frame(sessions: sessionmaker[Session], suite: str, board: Board | None = None
+                 ) -> pd.DataFrame:
+    """One row per (item, metric) of the suite's board (see :class:`Board`), done items only.
+
+    Columns: suite, dataset, pair_id, degradation, severity, method, metric, profile, value,
+    seconds. A metric scored under several convention profiles in one suite is named
+    ``metric[profile]`` so that profiles never mix.
+    """
+    board = resolve_board(sessions, suite, board)
+    wanted = {(m.name, m.profile) for m in plan_of(sessions, suite, board).metrics}
+    stmt = (
+        select(Item.dataset, Item.pair_id, Item.degradation, Item.severity, Item.method,
+               Score.metric, Score.profile, Score.value, Item.seconds)
+        .join(Score, Score.item_id == Item.id)
+        .where(Item.id.in_(board.item_ids()), Item.status == "done")
+    )
+    if wanted:  # an item shared with another plan version may carry metrics this one does not list
+        stmt = stmt.where(or_(*(and_(Score.metric == m, Score.profile == p) for m, p in wanted)))
+    with sessions() as s:
+        rows = s.execute(stmt).all()
+    frame = pd.DataFrame(rows, columns=["dataset", "pair_id", "degradation", "severity", "method",
+                                        "metric", "profile", "value", "seconds"])
+    frame.insert(0, "suite", suite)
+    if not frame.empty:
+        profiles = frame.groupby("metric")["profile"].nunique()
+        multi = set(profiles[profiles > 1].index)
+        if multi:
+            frame["metric"] = [f"{m}[{p}]" if m in multi else m
+                               for m, p in zip(frame.metric, frame.profile)]
+    frame["value"] = frame["value"].astype(float)
+    return frame
+
+
+def items_frame(sessions: sessionmaker[Session], suite: str, board: Board | None = None
+                ) -> pd.DataFrame:
+    """One row per item of the board: identity, status, computing run and artifact keys."""
+    board = resolve_board(sessions, suite, board)
+    stmt = (
+        select(Item.dataset, Item.pair_id, Item.degradation, Item.severity, Item.method,
+               Item.status, Item.run_id, Item.artifacts)
+        .where(Item.id.in_(board.item_ids()))
+    )
+    with sessions() as s:
+        rows = s.execute(stmt).all()
+    return pd.DataFrame(rows, columns=["dataset", "pair_id", "degradation", "severity", "method",
+                                       "status", "run_id", "artifacts"])
+
+
+def provenance(sessions: sessionmaker[Session], suite: str, board: Board | None = None
+               ) -> dict[str, Any]:
+    """Provenance of the board's newest run and of every run that computed one of its items."""
+    board = resolve_board(sessions, suite, board)
+    with sessions() as s:
+        run = s.get(Run, board.run_id)
+        computing = sorted(set(s.execute(
+            select(Item.run_id).where(Item.id.in_(board.item_ids())).distinct()
+        ).scalars()) | set(board.run_ids))
+        statuses = dict(s.execute(
+            select(Item.status, func.count()).where(Item.id.in_(board.item_ids()))
+            .group_by(Item.status)
+        ).all())
+        runs = [_run_dict(s.get(Run, r)) for r in computing]
+    return {**_run_dict(run), "items": {k: int(v) for k, v in statuses.items()},
+            "board_runs": list(board.run_ids), "computed_by": runs}
+
+
+def _run_dict(run: Run) -> dict[str, Any]:
+    return {
+        "run_id": run.id, "suite": run.suite, "plan_hash": run.plan_hash,
+        "benchbed_version": run.benchbed_version, "git_commit": run.git_commit or "unknown",
+        "packages": dict(run.packages or {}), "device": run.device, "host": run.host,
+        "workers": run.workers, "status": run.status,
+        # the store keeps naive UTC: say so
+        "started_at": run.started_at.isoformat(timespec="seconds") + "Z" if run.started_at else "",
+        "finished_at": run.finished_at.isoformat(timespec="seconds") + "Z" if run.finished_at
+        else "",
+    }
+
+
+def detections_frame(sessions: Any, suite: str, board: Any = None) -> Any:
+    """One row per stored detection row (item x class, plus each item's ``*`` summary row) of the
+    suite's board (``benchbed.leaderboard.Board``; default its newest plan), done items only."""
+    board = board if board is not None else select_board(sessions, suite)
+    with sessions() as s:
+        rows = s.execute(
+            select(Item.dataset, Item.pair_id, Item.degradation, Item.severity, Item.method,
+                   Detection.detector, Detection.protocol, Detection.class_name, Detection.payload)
+            .join(Detection, Detection.item_id == Item.id)
+            .where(Item.id.in_(board.item_ids()), Item.status == "done")
+        ).all()
+    return pd.DataFrame(rows, columns=["dataset", "pair_id", "degradation", "severity", "method",
+                                       "detector", "protocol", "class_name", "payload"])
