@@ -246,3 +246,30 @@ def test_published_leaderboard_has_the_detection_figure_and_tables(toy: Path) ->
     # the index names the detection winner too (both fusers find both objects: a tie)
     winner = json.loads((folder / "site.json").read_text())["winner"]
     assert winner.endswith("average, maxabs (mAP@0.5)"), winner
+
+
+def test_detection_gallery_draws_each_images_boxes(toy: Path) -> None:
+    """On a detection suite the example images carry the item's ground truth (green) and its
+    detections at the suite's confidence (red), with the counts in the caption."""
+    import re
+
+    import numpy as np
+    from PIL import Image
+
+    suite = toy / "det.yaml"
+    suite.write_text(SUITE)
+    _run(["run", str(suite), "--no-progress"])
+    _run(["leaderboard", "publish", "--suite", "det-toy", "--out", str(toy / "site")])
+    folder = toy / "site" / "det-toy"
+    page = (folder / "index.html").read_text()
+    drawn = re.findall(r'<img src="(images/fused-[^"]+-boxes\.png)"[^>]*></a><figcaption>([^<]*)',
+                       page)
+    assert drawn, "no example image with boxes"
+    for src, caption in drawn:
+        assert re.search(r"\d+ detections at conf ≥ 0\.25, \d+ ground truth", caption), caption
+        rgb = np.asarray(Image.open(folder / src).convert("RGB")).astype(int)
+        green = (rgb[..., 1] == 200) & (rgb[..., 0] == 0) & (rgb[..., 2] == 0)
+        red = (rgb[..., 0] == 230) & (rgb[..., 1] == 20) & (rgb[..., 2] == 20)
+        n_gt = int(re.search(r"(\d+) ground truth", caption).group(1))
+        n_pred = int(re.search(r"(\d+) detections", caption).group(1))
+        assert green.any() == (n_gt > 0) and red.any() == (n_pred > 0), (src, caption)

@@ -13,6 +13,7 @@ import sqlite3
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from click.testing import CliRunner
@@ -46,6 +47,7 @@ class _Cells(HTMLParser):
         self.row: dict[str, str] = {}
         self.cell: dict[str, str] | None = None
         self.text: list[str] = []
+        self.sub: list[str] = []
         self.depth = 0
         self.cells: list[tuple[dict, dict, dict, str]] = []
         self.imgs: list[dict[str, str]] = []
@@ -57,7 +59,7 @@ class _Cells(HTMLParser):
         elif tag == "tr":
             self.row = a
         elif tag == "td":
-            self.cell, self.text = a, []
+            self.cell, self.text, self.sub = a, [], []
         elif tag == "span" and self.cell is not None:
             self.depth += 1
         elif tag == "img":
@@ -67,12 +69,15 @@ class _Cells(HTMLParser):
         if tag == "span" and self.depth:
             self.depth -= 1
         elif tag == "td" and self.cell is not None:
+            self.cell["_sub"] = "".join(self.sub).strip()  # e.g. the CI under a mean
             self.cells.append((self.table, self.row, self.cell, "".join(self.text).strip()))
             self.cell = None
 
     def handle_data(self, data: str) -> None:
         if self.cell is not None and not self.depth:
             self.text.append(data)
+        elif self.cell is not None:
+            self.sub.append(data)
 
 
 @pytest.fixture(scope="module")
@@ -312,3 +317,115 @@ def test_large_examples_become_small_jpeg_previews(tmp_path) -> None:
     assert rel is not None and rel.endswith(".jpg")
     with Image.open(tmp_path / "site" / rel) as im:
         assert max(im.size) == PREVIEW_MAX_SIDE and im.size[0] / im.size[1] == 640 / 480
+
+
+# --- gallery, intervals and tied winners checked against independent computations --------------
+
+
+def test_gallery_shows_clean_sources_and_each_images_own_scores(site: dict) -> None:
+    import re
+
+    page = site["page"].read_text()
+    examples = page[page.index('<section id="examples">'):]
+    examples = examples[:examples.index("</section>")]
+    galleries = re.findall(r"<h3>(.*?)</h3>\s*<div class=\"gallery\">(.*?)</div>", examples, re.S)
+    assert len(galleries) == 3  # clean, noise, blur
+    qabf = {(d, p, g, s, m): v for d, p, g, s, m, v in _sql(site["db"], """
+        SELECT i.dataset, i.pair_id, i.degradation, i.severity, i.method, s.value
+        FROM items i JOIN scores s ON s.item_id = i.id WHERE s.metric = 'QABF'""")}
+    for label, body in galleries:
+        dataset, degradation, rest = html.unescape(label).split(" · ", 2)
+        severity = rest.split("severity ", 1)[1].split(" ", 1)[0]
+        pair = rest.rsplit("pair ", 1)[1]
+        captions = [html.unescape(c) for c in re.findall(r"<figcaption>(.*?)</figcaption>", body)]
+        if degradation != "clean":  # the clean sources first, then the degraded inputs
+            assert captions[:2] == ["clean ir", "clean vi"] or captions[:2] == ["clean vi", "clean ir"]
+        fused = [c for c in captions if " · QABF " in c]
+        assert len(fused) == N_METHODS
+        for caption in fused:
+            method, value = caption.split(" · QABF ")
+            # the caption is that one image's stored score (QABF is the headline metric here)
+            assert value == f"{qabf[(dataset, pair, degradation, severity, method)]:.3f}"
+
+
+def _hand_context(tmp_path: Path, frame: pd.DataFrame) -> lb.PublishContext:
+    prov = {"run_id": 1, "suite": "hand", "plan_hash": "h", "benchbed_version": "0",
+            "git_commit": "c", "packages": {}, "device": "cpu", "host": "h", "workers": 1,
+            "status": "finished", "started_at": "", "finished_at": "", "items": {}, "computed_by": []}
+    return lb.PublishContext(suite="hand", frame=frame, higher_is_better={"Q": True},
+                             provenance=prov, plan=None, items=None, cache_dir=None, n_boot=999,
+                             seed=3, examples=False)
+
+
+def _publish_html(ctx: lb.PublishContext, out: Path) -> _Cells:
+    from benchbed.registry import get_registry
+
+    lb.publish(ctx, out, [get_registry().get("publisher", "html")])
+    return _parse(out / "hand" / "index.html")
+
+
+def test_every_ci_cell_shows_the_hand_computed_interval(tmp_path: Path) -> None:
+    """Six pairs: the cell shows scipy's seeded BCa interval of the mean computed here by hand;
+    three pairs: "[n < 5]" (no interval from so few values)."""
+    from scipy.stats import bootstrap
+
+    rng = np.random.default_rng(7)
+    rows = []
+    for deg, n in (("noise", 6), ("blur", 3)):
+        for method, shift in (("a", 0.0), ("b", 0.2)):
+            for i in range(n):
+                rows.append({"suite": "hand", "dataset": "d", "pair_id": f"p{i}",
+                             "degradation": deg, "severity": "1", "method": method,
+                             "metric": "Q", "profile": "x", "value": float(rng.random() + shift),
+                             "seconds": 0.0})
+    frame = pd.DataFrame(rows)
+    ctx = _hand_context(tmp_path, frame)
+    cells = [(t, r, c, x) for t, r, c, x in _publish_html(ctx, tmp_path / "out").cells
+             if "data-severity" in t and c.get("data-metric") == "Q"]
+    seen = 0
+    for table, row, cell, text in cells:
+        deg, method = table["data-degradation"], row["data-method"]
+        values = np.sort(frame[(frame.degradation == deg) & (frame.method == method)]
+                         .value.to_numpy())
+        interval = cell["_sub"].removeprefix("[").removesuffix("]")
+        if len(values) < 5:
+            assert interval == "n < 5", text
+        else:
+            seed = lb.stats._group_seed(ctx.seed, ("hand", "d", deg, "1", method, "Q"))
+            ci = bootstrap((values,), np.mean, n_resamples=999, method="BCa", vectorized=True,
+                           random_state=np.random.default_rng(seed)).confidence_interval
+            assert interval == f"{ci.low:.4f}, {ci.high:.4f}", (text, ci)
+        seen += 1
+    assert seen == 4
+
+
+def test_tied_winners_on_the_page_equal_leaderboard_compare(tmp_path: Path) -> None:
+    """The highlighted (tied-best) cells of a condition are the best method plus every method
+    whose paired comparison with it, as `benchbed leaderboard compare` computes it, is not
+    significant after Holm's correction over the condition's comparisons (applied by hand)."""
+    rng = np.random.default_rng(0)
+    base = rng.random(12)
+    rows = []
+    for method, shift, noise in (("best", 0.101, 0.0), ("close", 0.10, 0.02), ("worse", 0.0, 0.01),
+                                 ("far", -0.3, 0.05)):
+        for i, v in enumerate(base + shift + noise * rng.standard_normal(12)):
+            rows.append({"suite": "hand", "dataset": "d", "pair_id": f"p{i:02d}",
+                         "degradation": "noise", "severity": "1", "method": method,
+                         "metric": "Q", "profile": "x", "value": float(v), "seconds": 0.0})
+    frame = pd.DataFrame(rows)
+    cells = [(r, c) for t, r, c, _x in _publish_html(_hand_context(tmp_path, frame),
+                                                     tmp_path / "out").cells
+             if "data-severity" in t and c.get("data-metric") == "Q"]
+    shown = {r["data-method"] for r, c in cells if "best" in c.get("class", "").split()}
+    means = frame.groupby("method").value.mean()
+    best = str(means.idxmax())
+    others = [m for m in means.index if m != best]
+    pvals = [float(lb.paired_compare(frame, best, m, {"Q": True}).iloc[0]["p"]) for m in others]
+    order = np.argsort(pvals)  # Holm step-down by hand
+    adjusted, running = [0.0] * len(pvals), 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(pvals) - rank) * pvals[i]))
+        adjusted[i] = running
+    expected = {best} | {m for m, p in zip(others, adjusted) if p >= 0.05}
+    assert shown == expected
+    assert "far" not in shown and best in shown  # the example is not vacuous

@@ -272,6 +272,9 @@ class HtmlPublisher:
         return {"plot": f"plots/{name}", "tables": tables, "note": note}
 
     def _examples(self, ctx: Any, folder: Path) -> tuple[list[dict[str, Any]], str]:
+        """One pair per degradation (its hardest level): the clean sources, the degraded inputs
+        and every method's fused image, captioned with that image's own scores (and, on
+        detection suites, drawn with its detections and ground-truth boxes)."""
         if not ctx.examples:
             return [], "Example images were not requested (--no-examples)."
         if ctx.items is None or ctx.cache_dir is None:
@@ -282,6 +285,7 @@ class HtmlPublisher:
         datasets = [d.name for d in ctx.plan.datasets] if ctx.plan else []
         order = severity_order(ctx.plan)
         missing = 0
+        notes: list[str] = []
         out = []
         img_dir = folder / "images"
         for degradation in list(dict.fromkeys(c[1] for c in ctx.conditions())):
@@ -305,28 +309,70 @@ class HtmlPublisher:
                 missing += len(sub)
                 continue
             grp = sub[sub.pair_id == best_pair]
-            figures = []
+            figures: list[dict[str, Any]] = []
+            if degradation not in ctx.clean:
+                clean, why = self._clean_sources(ctx, items, cache, dataset, best_pair, img_dir)
+                figures += clean
+                if why and why not in notes:
+                    notes.append(why)
             first = grp.iloc[0].artifacts
             for key in sorted(k for k in first if k.startswith("degraded_")):
                 src = _copy(cache, "degraded", first[key], img_dir)
                 mod = key.split("_", 1)[1]
+                what = "clean" if degradation in ctx.clean else f"input ({degradation} @ {severity})"
                 if src:
                     figures.append({"src": src, "alt": f"{mod} source, {degradation} {severity}",
-                                    "caption": f"input {mod} ({degradation} @ {severity})"})
+                                    "caption": f"{what} {mod}"})
                 else:
                     missing += 1
+            scores = _item_scores(ctx.frame, dataset, best_pair, degradation, severity)
+            boxes = _item_boxes(ctx, dataset, best_pair, degradation, severity)
             by_method = {r.method: r.artifacts for r in grp.itertuples(index=False)}
             for method in [m for m in methods if m in by_method]:
-                src = _copy(cache, "fused", by_method[method].get("fused"), img_dir)
-                if src:
-                    figures.append({"src": src, "alt": f"fused by {method}", "caption": method})
-                else:
+                drawn = boxes.get(method)
+                src = _copy(cache, "fused", by_method[method].get("fused"), img_dir,
+                            boxes=drawn[0] if drawn else None)
+                if not src:
                     missing += 1
+                    continue
+                values = scores.get(method, {})
+                caption = method
+                shown = [m for m in ctx.primary if m in values]
+                if shown:
+                    caption += " · " + ", ".join(f"{m} {fmt(values[m], 3)}" for m in shown)
+                if drawn:
+                    caption += f" · {drawn[1]}"
+                figures.append({"src": src, "alt": f"fused by {method}", "caption": caption})
             out.append({"label": f"{condition_label(dataset, degradation, severity)} · pair "
                                  f"{best_pair}", "figures": figures})
-        note = (f"{missing} image(s) were not in the artifact cache {cache} and are not shown."
-                if missing else "")
-        return out, note
+        if missing:
+            notes.append(f"{missing} image(s) were not in the artifact cache {cache} and are not "
+                         "shown.")
+        if out and ctx.primary:
+            notes.insert(0, "Captions give each image's own scores on the headline metrics ("
+                         + ", ".join(ctx.primary) + ").")
+        if out and ctx.detections is not None and not ctx.detections.empty:
+            notes.insert(0, "Boxes: green = ground truth (or the clean reference's detections), "
+                         "red = the detector's boxes at the suite's confidence.")
+        return out, " ".join(notes)
+
+    def _clean_sources(self, ctx: Any, items: pd.DataFrame, cache: Path, dataset: str,
+                       pair_id: str, img_dir: Path) -> tuple[list[dict[str, Any]], str]:
+        """The pair's clean sources: the suite's clean condition's inputs, else the dataset's own
+        files (read through its plugin); none for a dataset that ships degraded images only."""
+        rows = items[(items.dataset == dataset) & (items.pair_id == pair_id)
+                     & items.degradation.isin(list(ctx.clean))]
+        if not rows.empty:
+            first = rows.iloc[0].artifacts
+            figs = []
+            for key in sorted(k for k in first if k.startswith("degraded_")):
+                src = _copy(cache, "degraded", first[key], img_dir)
+                if src:
+                    mod = key.split("_", 1)[1]
+                    figs.append({"src": src, "alt": f"clean {mod} source", "caption": f"clean {mod}"})
+            if figs:
+                return figs, ""
+        return _clean_from_dataset(ctx, dataset, pair_id, img_dir)
 
     # -- publish ------------------------------------------------------------------------------
 
@@ -441,25 +487,120 @@ PREVIEW_MAX_SIDE = 384
 enough for git (a 640x480 PNG of a noisy image is ~360 KB; its preview ~30 KB)."""
 
 
-def _copy(cache: Path, kind: str, key: str | None, img_dir: Path) -> str | None:
+def _copy(cache: Path, kind: str, key: str | None, img_dir: Path,
+          boxes: list[tuple[str, list[float]]] | None = None) -> str | None:
     """Copy one cached artifact into the site (byte for byte when small, else a downscaled JPEG
-    preview); its site-relative path, or None if missing."""
+    preview; with ``boxes``, a copy with them drawn); its site-relative path, or None if missing."""
     if not _exists(cache, kind, key):
         return None
+    src = cache / kind / str(key)[:2] / f"{key}.png"
+    return _preview(src, f"{kind}-{slug(str(key))}", img_dir, boxes)
+
+
+BOX_COLOURS = {"gt": (0, 200, 0), "pred": (230, 20, 20)}
+
+
+def _preview(src: Path, stem: str, img_dir: Path,
+             boxes: list[tuple[str, list[float]]] | None = None) -> str:
+    """``src`` into the site as ``stem``: byte for byte when small and undrawn, else a PNG/JPEG
+    copy (downscaled to PREVIEW_MAX_SIDE) with ``boxes`` ((kind, [x1, y1, x2, y2]) in the
+    image's pixels) drawn; its site-relative path."""
     from PIL import Image as PILImage
+    from PIL import ImageDraw
 
     img_dir.mkdir(parents=True, exist_ok=True)
-    src = cache / kind / str(key)[:2] / f"{key}.png"
     with PILImage.open(src) as im:
         small = max(im.size) <= PREVIEW_MAX_SIDE
-        name = f"{kind}-{slug(str(key))}.{'png' if small else 'jpg'}"
+        name = f"{stem}{'-boxes' if boxes else ''}.{'png' if small else 'jpg'}"
         target = img_dir / name
-        if not target.exists():
-            if small:
-                shutil.copyfile(src, target)
-            else:
-                preview = im.convert("RGB" if im.mode == "RGB" else "L")
-                preview.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE),
-                                  PILImage.Resampling.LANCZOS)
-                preview.save(target, format="JPEG", quality=88, optimize=True)
+        if target.exists():
+            return f"images/{name}"
+        if small and not boxes:
+            shutil.copyfile(src, target)
+            return f"images/{name}"
+        preview = im.convert("RGB" if (im.mode == "RGB" or boxes) else "L")
+        scale = 1.0
+        if not small:
+            preview.thumbnail((PREVIEW_MAX_SIDE, PREVIEW_MAX_SIDE), PILImage.Resampling.LANCZOS)
+            scale = preview.size[0] / im.size[0]
+        if boxes:
+            draw = ImageDraw.Draw(preview)
+            for kind, (x1, y1, x2, y2) in boxes:
+                pad = 2 if kind == "gt" else 0  # a detection on its ground truth leaves both seen
+                draw.rectangle([x1 * scale - pad, y1 * scale - pad, x2 * scale + pad,
+                                y2 * scale + pad], outline=BOX_COLOURS[kind], width=1)
+        if small:
+            preview.save(target, format="PNG")
+        else:
+            preview.save(target, format="JPEG", quality=88, optimize=True)
     return f"images/{name}"
+
+
+def _item_scores(frame: pd.DataFrame, dataset: str, pair_id: str, degradation: str,
+                 severity: str) -> dict[str, dict[str, float]]:
+    """method -> metric -> the stored score of that one item."""
+    sub = frame[(frame.dataset == dataset) & (frame.pair_id == pair_id)
+                & (frame.degradation == degradation) & (frame.severity.astype(str) == str(severity))]
+    out: dict[str, dict[str, float]] = {}
+    for r in sub.itertuples(index=False):
+        out.setdefault(str(r.method), {})[str(r.metric)] = float(r.value)
+    return out
+
+
+def _item_boxes(ctx: Any, dataset: str, pair_id: str, degradation: str, severity: str
+                ) -> dict[str, tuple[list[tuple[str, list[float]]], str]]:
+    """method -> (boxes to draw, caption text) for one item of a detection suite: its stored
+    ground truth and its detections at the suite's confidence."""
+    det = ctx.detections
+    if det is None or det.empty:
+        return {}
+    cfg = ctx.plan.detection if ctx.plan else None
+    conf = cfg.conf if cfg else 0.25
+    sub = det[(det.dataset == dataset) & (det.pair_id == pair_id) & (det.degradation == degradation)
+              & (det.severity.astype(str) == str(severity)) & (det.class_name != "*")]
+    out: dict[str, tuple[list[tuple[str, list[float]]], str]] = {}
+    for method, grp in sub.groupby("method", sort=False):
+        boxes: list[tuple[str, list[float]]] = []
+        n_pred = n_gt = 0
+        for payload in grp.payload:
+            for g in payload.get("gt", []):
+                boxes.append(("gt", [float(v) for v in g[:4]]))
+                n_gt += 1
+            for p in payload.get("pred", []):
+                if float(p[4]) >= conf:
+                    boxes.append(("pred", [float(v) for v in p[:4]]))
+                    n_pred += 1
+        out[str(method)] = (boxes, f"{n_pred} detections at conf ≥ {conf:g}, {n_gt} ground truth")
+    return out
+
+
+def _clean_from_dataset(ctx: Any, dataset: str, pair_id: str, img_dir: Path
+                        ) -> tuple[list[dict[str, Any]], str]:
+    """The pair's clean sources read through its dataset plugin (needs the data where the site
+    is published); ([], why) when they cannot be shown."""
+    from benchbed.errors import BenchbedError
+    from benchbed.imaging import write_image
+    from benchbed.registry import get_registry
+
+    ref = next((d for d in (ctx.plan.datasets if ctx.plan else ()) if d.name == dataset), None)
+    if ref is None:
+        return [], ""
+    try:
+        spec = get_registry().get("dataset", dataset)
+        if not spec.has_clean:
+            return [], (f"{dataset} ships degraded images only: its gallery has no clean "
+                        "sources.")
+        pair = spec.build(**ref.params).load(pair_id)
+    except BenchbedError as exc:
+        return [], f"The clean sources of {dataset} are not shown ({exc.message})."
+    if pair.sources is None:
+        return [], ""
+    figs = []
+    for image, mod in zip(pair.sources, pair.modalities):
+        raw = img_dir / f".clean-{slug(dataset)}-{slug(pair_id)}-{slug(mod)}.png"
+        img_dir.mkdir(parents=True, exist_ok=True)
+        write_image(raw, image)
+        src = _preview(raw, f"clean-{slug(dataset)}-{slug(pair_id)}-{slug(mod)}", img_dir)
+        raw.unlink(missing_ok=True)
+        figs.append({"src": src, "alt": f"clean {mod} source", "caption": f"clean {mod}"})
+    return figs, ""
