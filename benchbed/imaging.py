@@ -55,6 +55,19 @@ MIN_SIDE = 8
 """Smallest image side benchbed accepts (gradient, window and pyramid code needs a few px)."""
 
 
+IMAGE_EXTS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+"""The image formats read_image accepts (by suffix, case-insensitive)."""
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file's bytes (what a folder of images made elsewhere is identified by)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def read_image(path: str | os.PathLike[str]) -> Image:
     """Read a PNG/JPEG/BMP/TIFF as float32 [0, 1]: HxW for gray, HxWx3 for colour."""
     p = Path(path)

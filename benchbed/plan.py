@@ -13,12 +13,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any, Literal
 
 from benchbed.imaging import content_hash
 
 References = Literal["clean", "degraded"]
-MethodKind = Literal["fuser", "cascade", "degradation-aware", "detection-source"]
+MethodKind = Literal["fuser", "cascade", "degradation-aware", "detection-source", "precomputed"]
 
 
 @dataclass(frozen=True)
@@ -134,6 +135,10 @@ class Method:
     kind: MethodKind = "fuser"
     fuse: PluginRef | None = None
     source: str | None = None
+    folder: str | None = None
+    """Precomputed: the folder of fused images (one per pair id)."""
+    digest: str | None = None
+    """Precomputed: digest of the folder's images (their identity, not their path)."""
 
     def runs_under(self, degradation_label: str) -> bool:
         """Whether the method is planned under that degradation."""
@@ -150,6 +155,8 @@ class Method:
             "restore": {m: r.as_dict() for m, r in self.restore.items()} if self.restore else None}
         if self.source:
             out["source"] = self.source
+        if self.digest:
+            out["fused"] = self.digest
         return out
 
     def as_dict(self) -> dict[str, Any]:
@@ -157,6 +164,8 @@ class Method:
         out: dict[str, Any] = {**self.identity(), "label": self.label, "kind": self.kind}
         if self.source:
             out["source"] = self.source
+        if self.folder:
+            out["fused"] = {"folder": self.folder, "digest": self.digest}
         if self.degradations is not None:
             out["degradations"] = list(self.degradations)
         return out
@@ -171,6 +180,10 @@ class Method:
         if d.get("source"):
             return SourceMethod(label=label, restore=restore, degradations=degs,
                                 source=str(d["source"]))
+        if d.get("fused"):
+            return PrecomputedMethod(label=label, degradations=degs,
+                                     folder=str(d["fused"]["folder"]),
+                                     digest=str(d["fused"]["digest"]))
         fuse = PluginRef.from_dict(d["fuse"])
         if restore:
             return CascadeMethod(label=label, restore=restore, degradations=degs, fuse=fuse)
@@ -205,6 +218,23 @@ class SourceMethod(Method):
     """A detection row: one (optionally restored) source stands in for a fused image."""
 
     kind: MethodKind = "detection-source"
+
+
+@dataclass(frozen=True)
+class PrecomputedMethod(Method):
+    """Fused images made elsewhere (a paper's results folder): read, scored and ranked."""
+
+    kind: MethodKind = "precomputed"
+
+    def image_path(self, pair_id: str) -> Path | None:
+        """The folder's image for ``pair_id`` (any supported format), or None."""
+        from benchbed.imaging import IMAGE_EXTS
+
+        assert self.folder is not None
+        hits = [p for ext in IMAGE_EXTS for p in (Path(self.folder) / f"{pair_id}{ext}",
+                                                   Path(self.folder) / f"{pair_id}{ext.upper()}")
+                if p.is_file()]
+        return hits[0] if hits else None
 
 
 @dataclass(frozen=True)

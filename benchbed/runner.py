@@ -27,7 +27,7 @@ import benchbed.work as work
 from benchbed.detection.worker import check_detection
 from benchbed.errors import BenchbedError, DataError
 from benchbed.imaging import RANGE_TOLERANCE, check_size, content_hash
-from benchbed.plan import Plan, PluginRef
+from benchbed.plan import Plan, PluginRef, PrecomputedMethod
 from benchbed.registry import Registry
 from benchbed.store.models import Detection, Item, PluginRecord, Run, RunItem, Score
 from benchbed.types import Kind
@@ -183,6 +183,15 @@ def enumerate_items(plan: Plan, registry: Registry, limit: int | None = None) ->
         for cap in (ds.limit, limit):
             if cap:
                 ids = ids[:cap]
+        for method in plan.methods:  # fused images made elsewhere: every pair's image is there
+            if isinstance(method, PrecomputedMethod):
+                lacking = [p for p in ids if method.image_path(p) is None]
+                if lacking:
+                    raise DataError(
+                        f"method {method.label!r}: {len(lacking)} of {len(ids)} pairs of dataset "
+                        f"{ds.name!r} have no fused image in {method.folder} (e.g. "
+                        f"{', '.join(lacking[:3])})",
+                        fix="add them (named by pair id), or restrict the dataset's split")
         for pair_id in ids:
             for deg in plan.degradations:
                 for sev in deg.severities:
@@ -264,7 +273,8 @@ class RunSummary:
             f"(already in the store), {self.failed} failed",
             f"restorations: {c['restorations_computed']} computed, "
             f"{c['restorations_reused']} reused; fusions: {c['fusions_computed']} computed, "
-            f"{c['fusions_reused']} reused",
+            f"{c['fusions_reused']} reused"
+            + (f", {c['fusions_read']} read from fused folders" if c["fusions_read"] else ""),
         ]
         clipped = {k.split(": ", 1)[1]: v for k, v in c.items() if k.startswith("clipped: ") and v}
         if clipped:

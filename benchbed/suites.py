@@ -11,6 +11,7 @@ import jsonschema
 import yaml
 
 from benchbed.errors import BenchbedError, SuiteError
+from benchbed.imaging import content_hash
 from benchbed.plan import Plan
 from benchbed.registry import Registry
 from benchbed.types import Kind
@@ -86,6 +87,14 @@ SCHEMA: dict[str, Any] = {
                         "required": ["fuse"],
                         "additionalProperties": False,
                         "properties": {"fuse": _PLUGIN_REF, "restore": _RESTORE, "label": _NAME,
+                                       "degradations": _list_of(_NAME)},
+                    },
+                    {
+                        "type": "object",
+                        "required": ["fused"],
+                        "additionalProperties": False,
+                        "description": "a folder of fused images made elsewhere, one per pair id",
+                        "properties": {"fused": _NAME, "label": _NAME,
                                        "degradations": _list_of(_NAME)},
                     },
                 ]
@@ -523,6 +532,10 @@ def normalise(data: dict[str, Any], registry: Registry, origins: Origins | None 
     methods = []
     for i, entry in enumerate(data["methods"]):
         where = at("methods", i)
+        if isinstance(entry, dict) and "fused" in entry:
+            methods.append(_precomputed(entry, where, origins.get(("methods", i)), degradations,
+                                        registry))
+            continue
         if isinstance(entry, str):
             entry = {"fuse": entry}
         fuse = checked_ref(registry, "fuser", plugin_ref(entry["fuse"]), f"{where}.fuse")
@@ -569,7 +582,8 @@ def normalise(data: dict[str, Any], registry: Registry, origins: Origins | None 
     # that compute the same thing would share their stored items and collapse into one row.
     seen: dict[str, str] = {}
     for m in methods:
-        ident = json.dumps({"fuse": m["fuse"], "restore": m["restore"]}, sort_keys=True, default=str)
+        ident = json.dumps({k: m.get(k) for k in ("fuse", "restore", "fused")}, sort_keys=True,
+                           default=str)
         if ident in seen:
             raise SuiteError(f"methods {seen[ident]!r} and {m['label']!r} compute the same thing "
                              "(same fuser, restorer and parameters)",
@@ -635,6 +649,53 @@ def _primary(value: Any, metrics: list[dict[str, Any]], where: str) -> list[str]
                              f"{names}", fix="list it under `metrics:` too, or remove it")
         out.append(str(name))
     return out
+
+
+def _precomputed(entry: dict[str, Any], where: str, origin: str | None,
+                 degradations: list[dict[str, Any]], registry: Registry) -> dict[str, Any]:
+    """A ``{fused: DIR}`` method: a folder of fused images (one per pair id, any image format)
+    made elsewhere, scored under exactly one condition the images can belong to (a clean or a
+    dataset-given degradation: a synthetic one's random realisation would not be the one the
+    images were fused from). Its identity is the digest of the folder's images."""
+    from benchbed.imaging import IMAGE_EXTS, file_digest
+
+    base = Path(origin.rsplit(":", 1)[0]).parent if origin else Path.cwd()
+    folder = Path(entry["fused"]).expanduser()
+    folder = (folder if folder.is_absolute() else base / folder).resolve()
+    if not folder.is_dir():
+        raise SuiteError(f"{where}: fused folder {folder} does not exist",
+                         fix="give the folder of one method's fused images (e.g. VIFB's "
+                             "fused_images/METHOD), relative to the suite file")
+    files = sorted(p for p in folder.iterdir()
+                   if p.suffix.lower() in IMAGE_EXTS and p.is_file() and not p.name.startswith("."))
+    if not files:
+        raise SuiteError(f"{where}: fused folder {folder} holds no images",
+                         fix=f"put one image per pair id there ({', '.join(IMAGE_EXTS)})")
+    wanted = list(entry.get("degradations") or [d["label"] for d in degradations])
+    known = [d["label"] for d in degradations]
+    unknown = [w for w in wanted if w not in known]
+    if unknown:
+        raise SuiteError(f"{where}.degradations: {unknown} are not degradations of this suite",
+                         fix=f"use labels among {known}")
+    chosen = [d for d in degradations if d["label"] in wanted]
+    synthetic = [d["label"] for d in chosen if d["name"] != "clean"
+                 and not registry.get("degradation", d["name"]).given]
+    if synthetic:
+        raise SuiteError(f"{where}: fused images made elsewhere cannot be scored under the "
+                         f"synthetic degradation(s) {synthetic} (their random realisation here is "
+                         "not the one the images were fused from)",
+                         fix="restrict the method with `degradations: [clean]` (or a `given` "
+                             "condition of the dataset)")
+    conditions = sum(len(d["severities"]) for d in chosen)
+    if conditions != 1:
+        raise SuiteError(f"{where}: a fused folder holds one image per pair, so it belongs to one "
+                         f"condition; here it would run under {conditions}",
+                         fix="restrict it with `degradations: [LABEL]` to one degradation of one "
+                             "severity (one method entry per condition)")
+    digest = content_hash(*(f"{p.name}:{file_digest(p)}" for p in files))
+    return {"fuse": None, "restore": None, "kind": "precomputed",
+            "fused": {"folder": str(folder), "digest": digest},
+            "label": entry.get("label") or folder.name, "degradations": wanted}
 
 
 def load_plan(path: str | Path, registry: Registry) -> Plan:

@@ -40,6 +40,7 @@ from benchbed.plan import (
     Method,
     MetricRef,
     PluginRef,
+    PrecomputedMethod,
     Severity,
 )
 from benchbed.registry import get_registry
@@ -352,6 +353,8 @@ def fuse_item(ctx: RunContext, item: WorkItem, pair: Pair, observations: tuple[O
     if method.source:
         return _source_item(ctx, item, pair, observations, deg_hashes, restored, counters,
                             artifacts)
+    if isinstance(method, PrecomputedMethod):
+        return _precomputed_item(ctx, method, pair, observations, counters)
     assert method.fuse is not None
     fspec = get_registry(ctx.plugin_modules).get("fuser", method.fuse.name)
     fuser = build_plugin(ctx, "fuser", method.fuse)
@@ -410,6 +413,32 @@ def _input_image(ctx: RunContext, method: Method, obs: Observation, h: str, mod:
         counters["restorations_reused"] += 1
     artifacts[f"restored_{mod}"] = rkey
     return restored[rkey], rkey
+
+
+def _precomputed_item(ctx: RunContext, method: PrecomputedMethod, pair: Pair,
+                      observations: tuple[Observation, ...], counters: dict[str, int]
+                      ) -> tuple[Image, str]:
+    """A fused image made elsewhere: read from the method's folder, checked against the pair
+    (size, colour), then cached and scored like any other."""
+    path = method.image_path(pair.id)
+    if path is None:
+        raise DataError(f"method {method.label!r}: no fused image for pair {pair.id!r} in "
+                        f"{method.folder}", fix=f"add {pair.id}.png (or .jpg, .bmp, .tif) there, "
+                        "or remove the pair from the dataset split")
+    image = read_image(path)
+    out_shape = tuple(observations[0].clean_shape[:2])
+    if image.shape[:2] != out_shape:
+        raise DataError(f"method {method.label!r}: {path} is {image.shape[1]}x{image.shape[0]} "
+                        f"but pair {pair.id!r} is {out_shape[1]}x{out_shape[0]}",
+                        fix="give the fused image at the sources' size (not resized or cropped)")
+    if image.ndim == 3 and all(o.y.ndim == 2 for o in observations):
+        raise DataError(f"method {method.label!r}: {path} is colour but both sources of pair "
+                        f"{pair.id!r} are gray", fix="check that the folder belongs to this "
+                        "dataset (a colour fusion cannot come from two gray sources)")
+    key = content_hash("precomputed", image_hash(image))
+    fused, _ = _cached(ctx, "fused", key, image.ndim, lambda: image)
+    counters["fusions_read"] = counters.get("fusions_read", 0) + 1
+    return fused, key
 
 
 def _source_item(ctx: RunContext, item: WorkItem, pair: Pair,
