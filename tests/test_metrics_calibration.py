@@ -671,6 +671,7 @@ def test_golden(key: tuple[str, str, str]) -> None:
     assert not bad, "\n".join(bad)
 
 
+@pytest.mark.slow
 def test_reference_values_lie_in_the_declared_ranges() -> None:
     """Every golden number the references produced lies in the range the spec declares."""
     bad = [f"{'/'.join(k)} {t}: {v}" for k, values in GOLDEN.items() for t, v in values.items()

@@ -91,7 +91,8 @@ def test_wrong_size_and_colour_fail_their_items_with_the_cause(folder_suite: Pat
     folder = folder_suite.parent / "made-elsewhere" / "avg"
     write_image(folder / "demo-01.png", np.zeros((64, 64), np.float32))
     # demo-00's sources are both gray (demo-01's visible source is colour)
-    write_image(folder / "demo-00.png", np.zeros((128, 128, 3), np.float32) + np.array([1.0, 0, 0], np.float32))
+    red = np.zeros((128, 128, 3), np.float32) + np.array([1.0, 0, 0], np.float32)
+    write_image(folder / "demo-00.png", red)
     res = CliRunner().invoke(main, ["run", str(folder_suite), "--no-progress", "--no-show"])
     assert res.exit_code == 1
     assert "is 64x64 but pair 'demo-01' is 128x96" in res.output

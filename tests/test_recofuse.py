@@ -36,6 +36,7 @@ def test_sde_schedule_matches_published_constants():
     assert float(sde.decay(100)) == pytest.approx(0.005, rel=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("t", [10, 50, 100])
 def test_sde_forward_marginal_matches_closed_form(t):
     """Monte Carlo of dz = theta (mu - z) dt + sigma dw vs mean mu + (z0 - mu) e^-.. and var sigma_bar^2."""

@@ -70,6 +70,7 @@ def test_output_contract(name: str, condition: tuple[str, str, str], rgb: bool) 
     assert out.min() >= 0.0 and out.max() <= 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("rgb", [False, True])
 @pytest.mark.parametrize("name", ["bm3d", "nlm"])
 def test_denoisers_raise_psnr(name: str, rgb: bool) -> None:

@@ -63,6 +63,7 @@ def _set12_psnr(registry: Registry, name: str, count: int) -> float:
 # BENCHBED_ZOO_FULL=1) reproduces the published averages: DnCNN-S 30.48 vs 30.44 and DnCNN-B
 # 30.38 vs 30.36 (Zhang et al., IEEE TIP 2017, Set12 table, Table III), FFDNet 30.45 vs 30.43
 # (Zhang et al., IEEE TIP 2018, Set12 table, Table III).
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "measured"), [
     ("dncnn", 31.42), ("dncnn_blind", 31.30), ("ffdnet", 31.37),
 ])
