@@ -55,10 +55,17 @@ def main(ctx: click.Context, plugins: tuple[str, ...], db: str | None) -> None:
 
 
 @main.command("list")
-@click.argument("kind", required=False, type=click.Choice(KINDS))
+@click.argument("kind", required=False, type=click.Choice([*KINDS, "suite"]))
 @click.pass_context
 def list_cmd(ctx: click.Context, kind: str | None) -> None:
-    """List registered plugins (optionally of one KIND)."""
+    """List registered plugins (optionally of one KIND), or the shipped suites (KIND=suite)."""
+    if kind == "suite":
+        from benchbed.suites import load_suite_dict, standard_suites
+
+        for name, path in standard_suites().items():
+            about = str(load_suite_dict(path).get("description", "")).strip().split("\n")[0]
+            click.echo(f"  {name:<22} {about}")
+        return
     reg = _registry(ctx)
     for k in [kind] if kind else KINDS:
         specs = reg.specs(k)  # type: ignore[arg-type]
@@ -505,108 +512,58 @@ def degrade(ctx: click.Context, image: Path, degradation: str, severity: str | N
 
 
 @main.command()
-@click.argument("a", type=click.Path(path_type=Path))
-@click.argument("b", type=click.Path(path_type=Path))
-@click.option("--fuser", "-f", required=True, help="Fuser name.")
-@click.option("--modalities", default="ir,vi", show_default=True)
-@click.option("--out", "-o", required=True, type=click.Path(path_type=Path))
-@click.option("--device", default="cpu", show_default=True)
-@click.pass_context
-def fuse(ctx: click.Context, a: Path, b: Path, fuser: str, modalities: str, out: Path,
-         device: str) -> None:
-    """Fuse two registered sources A and B with one fuser (no restoration)."""
-    from benchbed.fusion import fuse_with_policy
-    from benchbed.imaging import read_image, write_image
-
-    spec = _registry(ctx).get("fuser", fuser)
-    ia, ib = read_image(a), read_image(b)
-    if ia.shape[:2] != ib.shape[:2]:
-        raise BenchbedError(f"sources differ in size: {a} is {ia.shape[1]}x{ia.shape[0]}, "
-                            f"{b} is {ib.shape[1]}x{ib.shape[0]}",
-                            fix="register/resize the sources to one size first")
-    mods = tuple(modalities.split(","))
-    params = {"device": device} if "device" in spec.params else {}
-    fused = fuse_with_policy(spec, spec.build(**params), (ia, ib), mods, ia.shape[:2],  # type: ignore[arg-type]
-                             device=device)
-    write_image(out, fused)
-    click.echo(f"wrote {out}")
-
-
-@main.command(context_settings={"ignore_unknown_options": True})
-@click.argument("name")
-@click.option("--config", default="small", show_default=True, help="Model config, e.g. small|paper.")
-@click.option("--data", default=None, help="Training dataset(s), comma-separated.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Checkpoint folder.")
-@click.option("--steps", type=int, default=None, help="Training steps.")
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--resume/--no-resume", default=True, show_default=True)
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
-              help="Extra trainer options (repeatable).")
-@click.pass_context
-def train(ctx: click.Context, name: str, config: str, data: str | None, out: Path | None,
-          steps: int | None, device: str, seed: int, resume: bool,
-          overrides: tuple[str, ...]) -> None:
-    """Train plugin NAME (one that declares a trainer, e.g. a diffusion fuser)."""
-    import yaml
-
-    reg = _registry(ctx)
-    specs = [s for s in reg.find(name) if s.trainer is not None]
-    if not specs:
-        from benchbed.registry import suggestion
-
-        trainable = [s.name for k in KINDS for s in reg.specs(k) if s.trainer is not None]
-        raise BenchbedError(f"no trainable plugin called {name!r}",
-                            fix=suggestion(name, trainable, "fuser") if trainable
-                            else "install a plugin that declares a trainer")
-    extra = {}
-    for item in overrides:
-        if "=" not in item:
-            raise BenchbedError(f"--set {item!r} is not KEY=VALUE", fix="write e.g. --set lr=1e-4")
-        key, value = item.split("=", 1)
-        extra[key] = yaml.safe_load(value)
-    specs[0].trainer(config=config, data=data, out=out, steps=steps, device=device, seed=seed,
-                     resume=resume, echo=click.echo, **extra)
-
-
-@main.command()
-@click.argument("a", type=click.Path(path_type=Path))
-@click.argument("b", type=click.Path(path_type=Path))
-@click.argument("f", type=click.Path(path_type=Path))
+@click.argument("a", type=click.Path(path_type=Path), required=False)
+@click.argument("b", type=click.Path(path_type=Path), required=False)
+@click.argument("f", type=click.Path(path_type=Path), required=False)
+@click.option("--ir", "a_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of the first sources (IR, or PET/CT/SPECT) for folder scoring.")
+@click.option("--vi", "b_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of the second sources (visible, or MRI).")
+@click.option("--fused", "f_dir", type=click.Path(path_type=Path), default=None,
+              help="Folder of one method's fused images, named like their sources.")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Folder scoring: write the per-image scores to this .csv or .json file.")
 @click.option("--metrics", default=None, help="Comma-separated metric names (default: all).")
 @click.option("--profile", default=None,
               help="Convention profile (e.g. liu2012, evaluator); metrics without it use their "
                    "default.")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object metric -> value.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (metric -> value, or the "
+                                                       "per-image rows and means for folders).")
 @click.pass_context
-def score(ctx: click.Context, a: Path, b: Path, f: Path, metrics: str | None,
-          profile: str | None, as_json: bool) -> None:
-    """Score fused image F against sources A and B (8-bit gray, BT.601 luma)."""
-    from benchbed.imaging import read_image, to_gray_255
+def score(ctx: click.Context, a: Path | None, b: Path | None, f: Path | None,
+          a_dir: Path | None, b_dir: Path | None, f_dir: Path | None, out: Path | None,
+          metrics: str | None, profile: str | None, as_json: bool) -> None:
+    """Score fused image F against sources A and B, or (--ir/--vi/--fused) a folder of fused
+    images against folders of sources, matched by file name (8-bit gray, BT.601 luma)."""
+    names = metrics.split(",") if metrics else None
+    folders = (a_dir, b_dir, f_dir)
+    if any(folders):
+        if not all(folders) or any((a, b, f)):
+            raise click.UsageError("folder scoring takes --ir, --vi and --fused (and no A B F)")
+        _score_folders(ctx, a_dir, b_dir, f_dir, out, names, profile, as_json)  # type: ignore[arg-type]
+        return
+    if not all((a, b, f)):
+        raise click.UsageError("give A B F (three images), or --ir DIR --vi DIR --fused DIR")
+    from benchbed.metrics import compute_many
 
     reg = _registry(ctx)
-    names = metrics.split(",") if metrics else reg.names("metric")
-    imgs = [read_image(p) for p in (a, b, f)]
-    shapes = {im.shape[:2] for im in imgs}
-    if len(shapes) != 1:
-        raise BenchbedError(f"images differ in size: {[im.shape[:2] for im in imgs]}",
-                            fix="score images of one size")
-    ga, gb, gf = (to_gray_255(im) for im in imgs)
-    specs = [reg.get("metric", n) for n in names]
-    known = sorted({p for spec in specs for p in spec.profiles})
-    if profile is not None and profile not in known:
-        # a typo (LIU2012) must not silently give the default convention's numbers
-        raise BenchbedError(f"no selected metric has the profile {profile!r}",
-                            fix=f"use one of {known} (names are case-sensitive)")
+    chosen = names or reg.names("metric")
+    if profile is not None:  # a typo (LIU2012) must not silently give the default numbers
+        known = sorted({p for n in chosen for p in reg.get("metric", n).profiles})
+        if profile not in known:
+            raise BenchbedError(f"no selected metric has the profile {profile!r}",
+                                fix=f"use one of {known} (names are case-sensitive)")
+    compute_many([], a, b, f, registry=reg, strict_profile=False)  # readable, one size
     values: dict[str, float | None] = {}
     errors: dict[str, str] = {}
-    for n, spec in zip(names, specs):
-        use = profile if profile in spec.profiles else None
-        try:
-            values[n] = float(spec.factory(**spec.profile_params(use)).compute(ga, gb, gf))
-        except Exception as exc:  # one metric's failure must not hide the others
+    for n in chosen:
+        try:  # one metric's failure must not hide the others
+            values[n] = compute_many([n], a, b, f, profile=profile, registry=reg,
+                                     strict_profile=False)[n]
+        except Exception as exc:
             values[n] = None
-            errors[n] = f"{type(exc).__name__}: {exc}"
+            errors[n] = (exc.message if isinstance(exc, BenchbedError)
+                         else f"{type(exc).__name__}: {exc}")
     if as_json:
         click.echo(json.dumps(values))
     else:
@@ -616,6 +573,33 @@ def score(ctx: click.Context, a: Path, b: Path, f: Path, metrics: str | None,
         for n, err in errors.items():
             click.echo(f"error: {n}: {err}", err=True)
         ctx.exit(1)
+
+
+def _score_folders(ctx: click.Context, a_dir: Path, b_dir: Path, f_dir: Path, out: Path | None,
+                   names: list[str] | None, profile: str | None, as_json: bool) -> None:
+    """Per-image scores of a fused folder, their means, and optionally a CSV/JSON file."""
+    from benchbed.api import score_folders
+
+    rows = score_folders(a_dir, b_dir, f_dir, metrics=names, profile=profile,
+                         plugins=tuple(ctx.obj["plugins"]))
+    wide = rows.pivot(index="name", columns="metric", values="value")
+    wide = wide[list(dict.fromkeys(rows.metric))]
+    means = wide.mean(axis=0)
+    if out is not None:
+        if out.suffix.lower() == ".json":
+            out.write_text(json.dumps({"images": rows.to_dict(orient="records"),
+                                       "mean": means.to_dict(), "n": len(wide)}, indent=1))
+        elif out.suffix.lower() == ".csv":
+            wide.reset_index().to_csv(out, index=False)
+        else:
+            raise click.UsageError("--out must end in .csv or .json")
+    if as_json:
+        click.echo(json.dumps({"images": rows.to_dict(orient="records"), "mean": means.to_dict(),
+                               "n": len(wide)}))
+        return
+    click.echo(wide.reset_index().to_string(index=False, float_format=lambda v: f"{v:.6f}"))
+    click.echo(f"mean over {len(wide)} images: "
+               + ", ".join(f"{m} {v:.6f}" for m, v in means.items()))
 
 
 if __name__ == "__main__":

@@ -698,7 +698,32 @@ def _precomputed(entry: dict[str, Any], where: str, origin: str | None,
             "label": entry.get("label") or folder.name, "degradations": wanted}
 
 
+STANDARD_SUITES = Path(__file__).resolve().parent / "standard_suites"
+"""The suites shipped with benchbed (package data; ``suites/`` in a checkout links here)."""
+
+
+def standard_suites() -> dict[str, Path]:
+    """Name -> file of every shipped suite, sorted by name."""
+    return {p.stem: p for p in sorted(STANDARD_SUITES.glob("*.yaml"))}
+
+
+def resolve_suite(ref: str | Path) -> Path:
+    """A suite file: ``ref`` itself when it exists, else the shipped suite of that name."""
+    path = Path(ref)
+    if path.is_file():
+        return path
+    shipped = standard_suites()
+    name = path.name.removesuffix(".yaml").removesuffix(".yml")
+    if name in shipped and (path.parent == Path(".") or path.parent.name == "suites"):
+        return shipped[name]
+    from benchbed.errors import did_you_mean
+
+    raise SuiteError(f"suite file not found: {path}",
+                     fix=did_you_mean(name, shipped) or "check the path, or name a shipped suite: "
+                     + ", ".join(shipped) + " (`benchbed list suite`)")
+
+
 def load_plan(path: str | Path, registry: Registry) -> Plan:
-    """Read, validate and normalise the suite at ``path``."""
-    data, origins = _load(path)
+    """Read, validate and normalise the suite at ``path`` (or the shipped suite of that name)."""
+    data, origins = _load(resolve_suite(path))
     return normalise(data, registry, origins=origins)

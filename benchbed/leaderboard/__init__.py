@@ -9,10 +9,16 @@ metric) so that any table can be recomputed from the raw scores. Modules by job:
 - ``views``: the ranked / stats / robustness / auc / detection tables and their formatting;
 - ``publish``: the :class:`PublishContext` publisher plugins get, and the guarded folder write.
 
-The names below are the public API of the package (``benchbed.leaderboard.X``).
+The names below are the public API of the package (``benchbed.leaderboard.X``). The package
+is also callable: ``benchbed.leaderboard(suite, view=..., db=...)`` is ``benchbed.api.leaderboard``
+(one name for the board, whether read as a module or called as the API function).
 """
 
 from __future__ import annotations
+
+import sys
+import types
+from typing import Any
 
 from benchbed.leaderboard.publish import (
     GENERATOR_MARK,
@@ -137,3 +143,15 @@ __all__ = [
     "sweep_auc_frame",
     "sweep_x",
 ]
+
+
+class _CallableModule(types.ModuleType):
+    """The package, callable as ``benchbed.api.leaderboard``."""
+
+    def __call__(self, suite: str, *args: Any, **kwargs: Any) -> Any:
+        from benchbed.api import leaderboard as board
+
+        return board(suite, *args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
