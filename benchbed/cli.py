@@ -81,6 +81,9 @@ def list_cmd(ctx: click.Context, kind: str | None) -> None:
                 extra = f" [{'higher' if spec.higher_is_better else 'lower'} is better]"
             elif k == "dataset":
                 extra = _dataset_extent(spec)
+            missing = spec.missing()
+            if missing:
+                extra += f" [not installed: {', '.join(missing)}: {next(iter(missing.values()))}]"
             click.echo(f"  {spec.name:<22} v{spec.version:<5} {spec.summary}{extra}")
     for provider, error in reg.broken.items():
         click.echo(f"broken plugin {provider}: {error}")

@@ -213,17 +213,22 @@ def enumerate_items(plan: Plan, registry: Registry, limit: int | None = None) ->
 
 
 def git_commit() -> str | None:
-    """The commit of the benchbed checkout, when it is one."""
+    """The commit of the benchbed checkout itself (an editable install), else None: a wheel
+    installed inside some other repository must not record that repository's commit."""
     here = Path(benchbed.__file__).resolve().parent.parent
     try:
+        top = subprocess.run(["git", "-C", str(here), "rev-parse", "--show-toplevel"],
+                             capture_output=True, text=True, timeout=5)
+        if top.returncode != 0 or Path(top.stdout.strip()).resolve() != here:
+            return None
         out = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True,
                              text=True, timeout=5)
+        if out.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "-uno"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
     except (OSError, subprocess.TimeoutExpired):
         return None
-    if out.returncode != 0:
-        return None
-    dirty = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "-uno"],
-                           capture_output=True, text=True, timeout=5).stdout.strip()
     return out.stdout.strip() + ("-dirty" if dirty else "")
 
 
@@ -351,9 +356,9 @@ def mark_stale_runs(sessions: sessionmaker[Session]) -> list[int]:
 def preflight(plan: Plan, registry: Registry, *, cache_dir: str | Path, device: str = "cpu") -> None:
     """Environment checks before any item runs: a failure here is one error, never stored items.
 
-    The requested device exists; every weights file a fuser or restorer of the plan declares is
-    present with its sha256 (the detector's are checked by ``check_detection``); the artifact
-    cache is writable.
+    The requested device exists; every optional package a plugin of the plan ``requires`` is
+    installed; every weights file a fuser or restorer declares is present with its sha256 (the
+    detector's are checked by ``check_detection``); the artifact cache is writable.
     """
     from benchbed.errors import WeightsError
     from benchbed.weights import resolve_weights
@@ -369,9 +374,10 @@ def preflight(plan: Plan, registry: Registry, *, cache_dir: str | Path, device: 
             raise BenchbedError(f"--device {device} but no CUDA device is available here",
                                 fix="run with --device cpu (the numbers are the same)")
     for kind, ref in _plugins_of(plan):
+        spec = registry.get(kind, ref.name)
+        spec.check_installed()  # an optional package a plugin needs (bm3d, h5py, ...) is here
         if kind not in ("fuser", "restorer"):
             continue
-        spec = registry.get(kind, ref.name)
         for weights in spec.weights:
             try:
                 resolve_weights(weights)

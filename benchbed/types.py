@@ -146,9 +146,26 @@ class PluginSpec:
     provider: str = ""
     trainer: Callable[..., Any] | None = None
     """Optional ``trainer(**options)`` behind `benchbed train NAME` (lazy imports inside)."""
+    requires: Mapping[str, str] = field(default_factory=dict)
+    """Optional packages it imports: module name -> what installs it (e.g. ``{"bm3d":
+    "pip install 'benchbed[bm3d]'"}``); checked before a run and shown by `benchbed list`."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _frozen(self.params))
+        object.__setattr__(self, "requires", _frozen(self.requires))
+
+    def missing(self) -> dict[str, str]:
+        """The ``requires`` modules that are not installed here -> how to install them."""
+        import importlib.util
+
+        return {m: how for m, how in self.requires.items() if importlib.util.find_spec(m) is None}
+
+    def check_installed(self) -> None:
+        """One clear error when a package the plugin needs is not installed."""
+        missing = self.missing()
+        if missing:
+            raise BenchbedError(f"{self.kind} {self.name!r} needs {', '.join(missing)}, which is "
+                                "not installed", fix="; ".join(dict.fromkeys(missing.values())))
 
     def build(self, **overrides: Any) -> Any:
         """Instantiate the plugin with its default params updated by ``overrides``.
@@ -162,6 +179,7 @@ class PluginSpec:
                 f"{self.kind} {self.name!r} has no parameter(s) {sorted(unknown)}",
                 fix=f"use one of {sorted(self.params)} (see `benchbed info {self.name}`)",
             )
+        self.check_installed()
         built = self.factory(**{**self.params, **overrides})
         if not self.__dict__.get("_protocol_checked", False):
             check_protocol(self, built)
@@ -185,6 +203,7 @@ class PluginSpec:
             "citation": self.citation,
             "provider": self.provider,
             "trainable": self.trainer is not None,
+            "requires": dict(self.requires),
         }
         for extra in self._extra_fields():
             value = getattr(self, extra)

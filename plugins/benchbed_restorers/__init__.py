@@ -94,6 +94,8 @@ def benchbed_register_restorers() -> list[RestorerSpec]:
             params={"sigma": None, "profile": "np"},
             handles=("gaussian_noise", "composite"),
             citation=BM3D_CITE,
+            requires={"bm3d": "pip install 'benchbed[bm3d]' (BM3D is free for non-commercial "
+                              "use only)"},
         ),
         RestorerSpec(
             name="nlm",

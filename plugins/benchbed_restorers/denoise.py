@@ -12,7 +12,12 @@ from benchbed_restorers._common import finish, on_clean_grid
 
 def bm3d_denoise(y: Image, sigma: float, profile: str = "np") -> Image:
     """BM3D (Makinen et al. 2020 implementation); colour images use its luma-chroma mode."""
-    import bm3d  # heavy import: only when a BM3D restorer actually runs
+    try:
+        import bm3d  # heavy import: only when a BM3D restorer actually runs
+    except ImportError as exc:
+        raise BenchbedError("BM3D denoising needs the bm3d package, which is not installed",
+                            fix="pip install 'benchbed[bm3d]' (BM3D is free for non-commercial "
+                                "use only), or use the nlm denoiser") from exc
 
     z = np.asarray(y, np.float64)
     if z.ndim == 3:

@@ -54,6 +54,8 @@ U2FUSION_CITE = (
 def benchbed_register_restorers() -> list[RestorerSpec]:
     """DnCNN-S/-B, FFDNet, VDSR, PnP deblurring and the learned cascade."""
     common: dict[str, Any] = {"version": "1"}
+    # FFDNet and DnCNN-B ship as MatConvNet (HDF5) files: reading them needs h5py
+    matconvnet = {"h5py": "pip install 'benchbed[zoo]'"}
     return [
         RestorerSpec(
             name="dncnn", factory=lazy("benchbed_zoo.dncnn:DnCNNRestorer", "s25"), params={"device": "cpu"},
@@ -67,14 +69,14 @@ def benchbed_register_restorers() -> list[RestorerSpec]:
             summary="DnCNN-B, blind gray Gaussian denoiser (sigma 0-55; RGB: per channel); "
                     "Set12 sigma 25: 30.38 dB",
             handles=("gaussian_noise", "composite"), weights=(_refs.DNCNN_BLIND,),
-            citation=DNCNN_CITE, **common),
+            citation=DNCNN_CITE, requires=matconvnet, **common),
         RestorerSpec(
             name="ffdnet", factory=lazy("benchbed_zoo.ffdnet:FFDNetRestorer"),
             params={"sigma": None, "device": "cpu"},
             summary="FFDNet gray with a noise-level map at the observation's sigma (``sigma`` "
                     "overrides; RGB: per channel); Set12 sigma 25: 30.45 dB",
             handles=("gaussian_noise", "composite"), weights=(_refs.FFDNET_GRAY,),
-            citation=FFDNET_CITE, **common),
+            citation=FFDNET_CITE, requires=matconvnet, **common),
         RestorerSpec(
             name="vdsr", factory=lazy("benchbed_zoo.vdsr:VDSRRestorer"), params={"device": "cpu"},
             summary="VDSR super-resolution by the observation's pooling factor: bicubic-upsampled "
@@ -88,7 +90,8 @@ def benchbed_register_restorers() -> list[RestorerSpec]:
             summary="Plug-and-play deblurring: HQS alternating a Wiener data step with the "
                     "observation's blur and a learned denoiser (FFDNet, or DnCNN-B)",
             handles=("gaussian_blur", "composite"),
-            weights=(_refs.FFDNET_GRAY, _refs.DNCNN_BLIND), citation=PNP_CITE, **common),
+            weights=(_refs.FFDNET_GRAY, _refs.DNCNN_BLIND), citation=PNP_CITE,
+            requires=matconvnet, **common),
         RestorerSpec(
             name="zoo_auto", factory=lazy("benchbed_zoo.auto:ZooAuto"),
             params={"denoiser": "ffdnet", "residual": 0.5, "iters": 8, "lam": 0.23,
@@ -97,7 +100,7 @@ def benchbed_register_restorers() -> list[RestorerSpec]:
                     "super-resolution -> PnP-HQS deblurring (the order of `auto`)",
             handles=("*",), weights=(_refs.FFDNET_GRAY, _refs.DNCNN_BLIND, _refs.VDSR),
             citation=f"restore-then-fuse protocol of DRFusion's competitors; {FFDNET_CITE}; "
-                     f"{VDSR_CITE}; {PNP_CITE}", **common),
+                     f"{VDSR_CITE}; {PNP_CITE}", requires=matconvnet, **common),
     ]
 
 

@@ -36,7 +36,7 @@ def read_simplenn(path: Path) -> list[MatLayer]:
         from benchbed import BenchbedError
 
         raise BenchbedError(f"reading {path.name} needs h5py, which is not installed",
-                            fix="pip install h5py") from exc
+                            fix="pip install 'benchbed[zoo]'") from exc
 
     layers: list[MatLayer] = []
     with h5py.File(path, "r") as f:
