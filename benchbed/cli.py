@@ -515,6 +515,71 @@ def degrade(ctx: click.Context, image: Path, degradation: str, severity: str | N
 
 
 @main.command()
+@click.argument("a", type=click.Path(path_type=Path))
+@click.argument("b", type=click.Path(path_type=Path))
+@click.option("--fuser", "-f", required=True, help="Fuser name.")
+@click.option("--modalities", default="ir,vi", show_default=True)
+@click.option("--out", "-o", required=True, type=click.Path(path_type=Path))
+@click.option("--device", default="cpu", show_default=True)
+@click.pass_context
+def fuse(ctx: click.Context, a: Path, b: Path, fuser: str, modalities: str, out: Path,
+         device: str) -> None:
+    """Fuse two registered sources A and B with one fuser (no restoration)."""
+    from benchbed.fusion import fuse_with_policy
+    from benchbed.imaging import read_image, write_image
+
+    spec = _registry(ctx).get("fuser", fuser)
+    ia, ib = read_image(a), read_image(b)
+    if ia.shape[:2] != ib.shape[:2]:
+        raise BenchbedError(f"sources differ in size: {a} is {ia.shape[1]}x{ia.shape[0]}, "
+                            f"{b} is {ib.shape[1]}x{ib.shape[0]}",
+                            fix="register/resize the sources to one size first")
+    mods = tuple(modalities.split(","))
+    params = {"device": device} if "device" in spec.params else {}
+    fused = fuse_with_policy(spec, spec.build(**params), (ia, ib), mods, ia.shape[:2],  # type: ignore[arg-type]
+                             device=device)
+    write_image(out, fused)
+    click.echo(f"wrote {out}")
+
+
+@main.command(context_settings={"ignore_unknown_options": True})
+@click.argument("name")
+@click.option("--config", default="small", show_default=True, help="Model config, e.g. small|paper.")
+@click.option("--data", default=None, help="Training dataset(s), comma-separated.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Checkpoint folder.")
+@click.option("--steps", type=int, default=None, help="Training steps.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resume/--no-resume", default=True, show_default=True)
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Extra trainer options (repeatable).")
+@click.pass_context
+def train(ctx: click.Context, name: str, config: str, data: str | None, out: Path | None,
+          steps: int | None, device: str, seed: int, resume: bool,
+          overrides: tuple[str, ...]) -> None:
+    """Train plugin NAME (one that declares a trainer, e.g. a diffusion fuser)."""
+    import yaml
+
+    reg = _registry(ctx)
+    specs = [s for s in reg.find(name) if s.trainer is not None]
+    if not specs:
+        from benchbed.registry import suggestion
+
+        trainable = [s.name for k in KINDS for s in reg.specs(k) if s.trainer is not None]
+        raise BenchbedError(f"no trainable plugin called {name!r}",
+                            fix=suggestion(name, trainable, "fuser") if trainable
+                            else "install a plugin that declares a trainer")
+    extra = {}
+    for item in overrides:
+        if "=" not in item:
+            raise BenchbedError(f"--set {item!r} is not KEY=VALUE", fix="write e.g. --set lr=1e-4")
+        key, value = item.split("=", 1)
+        extra[key] = yaml.safe_load(value)
+    specs[0].trainer(config=config, data=data, out=out, steps=steps, device=device, seed=seed,
+                     resume=resume, echo=click.echo, **extra)
+
+
+@main.command()
 @click.argument("a", type=click.Path(path_type=Path), required=False)
 @click.argument("b", type=click.Path(path_type=Path), required=False)
 @click.argument("f", type=click.Path(path_type=Path), required=False)

@@ -378,3 +378,15 @@ def test_readme_starts_with_its_two_setup_commands() -> None:
     assert first and readme.index("```bash") < readme.index("\n## ")
     lines = first.group(1).strip().splitlines()
     assert len(lines) == 2 and all(ln.startswith("python3 -m venv .venv && ") for ln in lines)
+
+
+def test_every_command_in_the_readme_reference_exists() -> None:
+    """The other direction: a command the Command reference lists is a real command (a removed or
+    renamed command must leave the README too)."""
+    readme = README.read_text(encoding="utf-8")
+    table = readme[readme.index("## Command reference"):]
+    listed = re.findall(r"^\| `benchbed ([a-z][\w -]*?)(?: [A-Z\[].*?)?` \|", table, flags=re.M)
+    names = {" ".join(p) for p, _ in COMMANDS}
+    assert listed, "no commands parsed from the Command reference"
+    missing = [c for c in listed if c.strip() not in names]
+    assert not missing, f"README lists commands that do not exist: {missing}"
