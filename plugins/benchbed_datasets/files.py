@@ -10,10 +10,8 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from benchbed import DataError, Pair
-from benchbed.imaging import read_image, resize
+from benchbed.imaging import IMAGE_EXTS, read_image, resize
 
-# Preference order when one name exists with several extensions (the manifest says PNG).
-IMAGE_EXTS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 RESIZE_POLICIES: tuple[str, ...] = ("a-to-b", "b-to-a")
 
 
@@ -38,9 +36,22 @@ def list_stems(folder: Path) -> set[str]:
     }
 
 
+def confined(path: Path, root: Path, what: str) -> Path:
+    """``path`` with symlinks resolved, refused unless it lies inside ``root`` (a split file or a
+    pair name must not reach files outside the dataset's folder)."""
+    real, base = path.resolve(), root.resolve()
+    if not real.is_relative_to(base):
+        raise DataError(f"{what}: {path} resolves to {real}, outside the dataset folder {base}",
+                        fix="name pairs by their file name only (no '/', '..' or links that "
+                            "leave the folder)")
+    return real
+
+
 def find_image(folder: Path, stem: str, what: str) -> Path:
     """The one image file called ``stem`` in ``folder``; DataError when missing or ambiguous."""
     hits = [folder / f"{stem}{ext}" for ext in IMAGE_EXTS if (folder / f"{stem}{ext}").is_file()]
+    for hit in hits:
+        confined(hit, folder, what)
     if not hits:
         raise DataError(
             f"{what}: no image {stem}.png (or .jpg/.bmp/.tif) in {folder}",
@@ -57,10 +68,15 @@ def find_image(folder: Path, stem: str, what: str) -> Path:
 def read_split(path: Path) -> list[str]:
     """Pair names of a split file: one per line, blank lines and ``#`` comments ignored."""
     names = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         line = line.split("#", 1)[0].strip()
-        if line:
-            names.append(line)
+        if not line:
+            continue
+        if "/" in line or "\\" in line or line in (".", ".."):
+            raise DataError(f"{path}:{number}: split entry {line!r} is a path, not a pair name",
+                            fix="list pair names (file names without extension) only; a split "
+                                "cannot reach files outside the dataset folder")
+        names.append(line)
     # Sorted and de-duplicated: the pair order must not depend on how the file was written.
     return sorted(set(names))
 

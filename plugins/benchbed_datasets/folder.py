@@ -9,7 +9,15 @@ from typing import Any
 from benchbed import DataError, Pair
 from benchbed.paths import data_root
 
-from .files import check_resize, find_image, header_size, list_stems, load_pair, read_split
+from .files import (
+    check_resize,
+    confined,
+    find_image,
+    header_size,
+    list_stems,
+    load_pair,
+    read_split,
+)
 
 # Folder-name aliases accepted by auto-detection (the source repos spell them many ways).
 _ALIASES: dict[str, tuple[str, ...]] = {
@@ -131,7 +139,8 @@ class FolderDataset:
     # --- splits -----------------------------------------------------------------------------
 
     def _split_file(self, split: str) -> Path:
-        return self._resolve()[0] / "splits" / f"{split}.txt"
+        splits = self._resolve()[0] / "splits"
+        return confined(splits / f"{split}.txt", splits, f"dataset {self.name!r} split {split!r}")
 
     def available_splits(self) -> list[str]:
         """Splits that have a split file (``test`` = all pairs when there is none at all)."""

@@ -273,7 +273,7 @@ class Trainer:
         losses = {"ae": self.step_ae, "dim": self.step_dim, "joint": self.step_joint}[self.stage]()
         self.k += 1
         for name, v in losses.items():
-            self.history.setdefault(f"{self.stage}/{name}", []).append(round(v, 6))
+            self.history.setdefault(f"{self.stage}/{name}", []).append(round(float(v), 6))
         return {**losses, "lr": lr}
 
 
@@ -313,7 +313,7 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
     trainer = Trainer(cfg, plan, BatchMaker(pairs, sampler), device, seed,
                       amp=bool(extra.get("amp", True)))
     if resume and state_path.exists():
-        st = torch.load(state_path, map_location=trainer.device, weights_only=False)
+        st = torch.load(state_path, map_location=trainer.device, weights_only=True)
         if st["config"] != config:
             raise BenchbedError(f"{state_path} belongs to config {st['config']!r}",
                                 fix="use another --out or --no-resume")

@@ -102,6 +102,18 @@ _CALLABLES = {
 }
 
 
+class _DataUnpickler(pickle.Unpickler):
+    """For the container's plain parts (magic, protocol, sys_info, storage keys): ints, strings,
+    lists and dicts need no global, so none is allowed (a crafted header must not run code)."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        raise pickle.UnpicklingError(f"global {module}.{name!r} is not allowed in a weights file "
+                                     "header")
+
+    def persistent_load(self, pid: Any) -> Any:
+        raise pickle.UnpicklingError("persistent ids are not allowed in a weights file header")
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def __init__(self, fh: io.BufferedIOBase, module_classes: frozenset[str]) -> None:
         super().__init__(fh, encoding="latin1")  # latin1 reads Python 2 str as bytes-exact text
@@ -136,13 +148,13 @@ class _RestrictedUnpickler(pickle.Unpickler):
 def load_legacy(path: Path, module_classes: tuple[str, ...] = ()) -> Any:
     """Unpickle a legacy torch file; modules become PickledModule records, tensors numpy arrays."""
     with open(path, "rb") as fh:
-        header = pickle.Unpickler(fh)  # magic, protocol and sys_info are plain ints/dicts
+        header = _DataUnpickler(fh)  # magic, protocol and sys_info are plain ints/dicts
         if header.load() != _MAGIC or header.load() != _PROTOCOL:
             raise pickle.UnpicklingError(f"{path} is not a legacy torch file")
         header.load()
         unpickler = _RestrictedUnpickler(fh, frozenset(module_classes))
         obj = unpickler.load()
-        keys = pickle.Unpickler(fh, encoding="latin1").load()
+        keys = _DataUnpickler(fh, encoding="latin1").load()
         for key in keys:
             storage = unpickler.storages[key]
             (count,) = struct.unpack("<q", fh.read(8))
