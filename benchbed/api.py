@@ -39,12 +39,13 @@ def _registry(plugins: Sequence[str] = ()) -> Registry:
     return get_registry(tuple(plugins))
 
 
-def open_db(db: str | None = None) -> sessionmaker[Session]:
-    """The store at SQLAlchemy URL ``db`` (default BENCHBED_DB or sqlite:///benchbed.db)."""
+def open_db(db: str | None = None, readonly: bool = False) -> sessionmaker[Session]:
+    """The store at SQLAlchemy URL ``db`` (default BENCHBED_DB or sqlite:///benchbed.db);
+    ``readonly`` opens a SQLite file without writing anything to it."""
     from benchbed.paths import default_db_url
     from benchbed.store import open_store
 
-    return open_store(db or default_db_url())
+    return open_store(db or default_db_url(), readonly=readonly)
 
 
 def run(suite: str | os.PathLike[str], *, db: str | None = None, cache: str | None = None,
@@ -79,7 +80,7 @@ def results(suite: str, *, db: str | None = None, plan: str | None = None,
     dataset, pair_id, degradation, severity, method, metric, profile, value and seconds."""
     from benchbed.leaderboard import scores_frame
 
-    sessions = open_db(db)
+    sessions = open_db(db, readonly=True)
     return scores_frame(sessions, suite, _board(sessions, suite, plan, run))
 
 
@@ -92,7 +93,7 @@ def leaderboard(suite: str, view: View = "ranked", *, db: str | None = None,
     ``benchbed leaderboard show``)."""
     from benchbed.leaderboard import detection_view, score_view
 
-    sessions = open_db(db)
+    sessions = open_db(db, readonly=True)
     board = _board(sessions, suite, plan, run)
     if view == "detection":
         shown = detection_view(sessions, suite, board=board, degradation=degradation,

@@ -39,7 +39,8 @@ def _sessions(ctx: click.Context):  # type: ignore[no-untyped-def]
     from benchbed.paths import default_db_url
     from benchbed.store import open_store
 
-    return open_store(ctx.obj["db"] or default_db_url())
+    # the leaderboard commands only read: a store on a read-only medium serves them
+    return open_store(ctx.obj["db"] or default_db_url(), readonly=bool(ctx.obj.get("readonly")))
 
 
 @click.group(cls=_Group)
@@ -342,8 +343,10 @@ def _filters(dataset: str | None, severity: str | None, methods: tuple[str, ...]
 
 
 @main.group(cls=_Group)
-def leaderboard() -> None:
+@click.pass_context
+def leaderboard(ctx: click.Context) -> None:
     """Query, compare and publish results in the store."""
+    ctx.obj["readonly"] = True
 
 
 @leaderboard.command("show")

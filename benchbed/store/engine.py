@@ -1,18 +1,34 @@
-"""Engine set-up (SQLite: WAL, busy timeout, BEGIN IMMEDIATE) and automatic Alembic upgrades."""
+"""Engine set-up and automatic Alembic upgrades.
+
+SQLite: WAL, a busy timeout and BEGIN IMMEDIATE for writers; read-only opens (``mode=ro``,
+``immutable=1`` on media nobody can write) that write nothing, not even the WAL switch.
+PostgreSQL: the first migration runs under a transaction-level advisory lock, so concurrent
+first uses of a new database all succeed.
+"""
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event, inspect, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
+from sqlalchemy.exc import (
+    ArgumentError,
+    DBAPIError,
+    IntegrityError,
+    NoSuchModuleError,
+    OperationalError,
+    ProgrammingError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchbed.errors import BenchbedError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 60_000
+ADVISORY_LOCK = 0x62656E6368  # "bench": one key for every benchbed schema upgrade on a server
 
 
 def _sqlite_setup(engine: Engine) -> None:
@@ -32,6 +48,39 @@ def _sqlite_setup(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
         conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def _sqlite_readonly_setup(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA query_only = ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
+        conn.exec_driver_sql("BEGIN")  # deferred: a reader takes no write lock
+
+
+def sqlite_path(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another backend or an in-memory store)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split("///", 1)[-1].split("?", 1)[0]
+    return Path(path).expanduser() if path and path != ":memory:" else None
+
+
+def make_readonly_engine(path: Path, immutable: bool = False) -> Engine:
+    """A SQLite engine that only reads ``path`` (``immutable``: nothing can change it, so take
+    no locks and need no -shm file: a store on read-only media)."""
+    mode = "immutable=1" if immutable else "mode=ro"
+    uri = f"file:{quote(str(path.resolve()))}?{mode}"
+    engine = create_engine("sqlite://", creator=lambda: __import__("sqlite3").connect(
+        uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False))
+    _sqlite_readonly_setup(engine)
+    return engine
 
 
 def make_engine(url: str) -> Engine:
@@ -56,7 +105,9 @@ def _alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # ConfigParser interpolates '%': a percent-encoded password (p%40ss) must be escaped
+    cfg.set_main_option("sqlalchemy.url",
+                        engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     return cfg
 
 
@@ -93,13 +144,18 @@ def upgrade(engine: Engine) -> str:
                     f"revision {current}, newer than this benchbed knows (up to {head})",
                     fix="upgrade benchbed, or use another --db")
             with engine.begin() as conn:
+                if engine.dialect.name == "postgresql":
+                    # one upgrader at a time on the server; the others wait, then find head
+                    conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({ADVISORY_LOCK})")
                 cfg = _alembic_config(engine)
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
             return head
-        except OperationalError as exc:
+        except (OperationalError, ProgrammingError, IntegrityError) as exc:
             # Another process created the tables between our check and our upgrade.
-            if "already exists" not in str(exc) and "locked" not in str(exc):
+            text = str(exc)
+            if not any(s in text for s in ("already exists", "locked", "UniqueViolation",
+                                           "duplicate key")):
                 raise
             time.sleep(0.1 * (attempt + 1))
     raise BenchbedError(
@@ -107,13 +163,59 @@ def upgrade(engine: Engine) -> str:
     )
 
 
-def open_store(url: str) -> sessionmaker[Session]:
-    """Engine + migrations + session factory for ``url``; every failure is one BenchbedError."""
+def _open_readonly(url: str, path: Path) -> Engine:
+    """A reading engine for the SQLite store at ``path``, at the current schema revision."""
+    shown = _safe_url(url)
+    if not path.is_file():
+        raise BenchbedError(f"the store {shown} does not exist", fix="check --db / BENCHBED_DB, "
+                            "or run a suite first")
+    writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    # A store with no -wal file is fully checkpointed (no writer is running): read it as
+    # immutable, which creates nothing (mode=ro would create -wal/-shm files next to it). With a
+    # -wal file a writer may be live: mode=ro reads its committed frames through the -shm.
+    live = Path(f"{path}-wal").exists()
+    for immutable in ((False, True) if live else (True,)):
+        engine = make_readonly_engine(path, immutable=immutable)
+        try:
+            current = current_revision(engine)
+            break
+        except OperationalError:
+            # a WAL store whose -shm cannot be created (read-only folder): read it as immutable
+            if immutable:
+                raise
+            engine.dispose()
+    if current != head_revision():
+        engine.dispose()
+        if writable:  # an older store that can be upgraded: do so once, then read it read-only
+            upgrade(make_engine(url))
+            return make_readonly_engine(path)
+        raise BenchbedError(f"the read-only store {shown} is at schema revision {current}, this "
+                            f"benchbed reads {head_revision()}",
+                            fix="run `benchbed db upgrade` once with write access, or copy the "
+                                "store somewhere writable")
+    return engine
+
+
+def open_store(url: str, readonly: bool = False) -> sessionmaker[Session]:
+    """Engine + migrations + session factory for ``url``; every failure is one BenchbedError.
+
+    ``readonly``: open a SQLite file for reading only (``mode=ro``; nothing is written, so a
+    store on a read-only medium serves boards); other backends open as usual.
+    """
     shown = _safe_url(url)
     try:
-        engine = make_engine(url)
-        upgrade(engine)
+        path = sqlite_path(url) if readonly else None
+        if path is not None:
+            engine = _open_readonly(url, path)
+        else:
+            engine = make_engine(url)
+            upgrade(engine)
         inspect(engine).get_table_names()
+    except ImportError as exc:  # the URL names a driver that is not installed
+        extra = "postgres" if url.startswith("postgres") else None
+        raise BenchbedError(f"--db {shown}: the database driver is not installed ({exc})",
+                            fix=f"pip install 'benchbed[{extra}]'" if extra
+                            else "install the driver the URL names") from exc
     except NoSuchModuleError as exc:
         scheme = url.split(":", 1)[0]
         raise BenchbedError(f"--db {shown}: no database driver for the scheme {scheme!r}",
@@ -124,6 +226,15 @@ def open_store(url: str) -> sessionmaker[Session]:
                             fix="use sqlite:///path/to/store.db") from exc
     except DBAPIError as exc:
         text = str(exc.orig)
+        if "connection" in text.lower() and ("refused" in text or "could not" in text or
+                                             "failed" in text):
+            reason = text.strip().splitlines()[0]
+            fix = ("create the database, or fix its name in --db / BENCHBED_DB"
+                   if "does not exist" in reason else
+                   "check the user and password in --db / BENCHBED_DB (percent-encode '@', ':', "
+                   "'/' and '%' in them)" if "password" in reason or "authentication" in reason
+                   else "start the server, or check host and port in --db / BENCHBED_DB")
+            raise BenchbedError(f"cannot open the store {shown}: {reason}", fix=fix) from exc
         if "not a database" in text or "malformed" in text:
             fix = "the file is not a benchbed store (or is corrupt): pass another --db, or " \
                   "restore the file from a backup"
