@@ -31,37 +31,28 @@ BUSY_TIMEOUT_MS = 60_000
 ADVISORY_LOCK = 0x62656E6368  # "bench": one key for every benchbed schema upgrade on a server
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, readonly: bool = False) -> None:
+    """Per-connection pragmas and how transactions begin, for a writer or a reader."""
     # pysqlite opens transactions lazily and upgrades read locks to write locks, which in WAL
     # mode fails at once with "database is locked" (the busy handler cannot retry a stale
-    # snapshot). Taking the write lock up front with BEGIN IMMEDIATE lets two writers queue.
+    # snapshot). Taking the write lock up front with BEGIN IMMEDIATE lets two writers queue; a
+    # reader begins deferred, takes no write lock and writes nothing (not even the WAL switch).
+    pragmas = [f"busy_timeout = {BUSY_TIMEOUT_MS}"] + (
+        ["query_only = ON"] if readonly
+        else ["journal_mode = WAL", "foreign_keys = ON", "synchronous = NORMAL"])
+    begin = "BEGIN" if readonly else "BEGIN IMMEDIATE"
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         dbapi_conn.isolation_level = None
         cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA journal_mode = WAL")
-        cur.execute("PRAGMA foreign_keys = ON")
-        cur.execute("PRAGMA synchronous = NORMAL")
+        for pragma in pragmas:
+            cur.execute(f"PRAGMA {pragma}")
         cur.close()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def _sqlite_readonly_setup(engine: Engine) -> None:
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
-        dbapi_conn.isolation_level = None
-        cur = dbapi_conn.cursor()
-        cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cur.execute("PRAGMA query_only = ON")
-        cur.close()
-
-    @event.listens_for(engine, "begin")
-    def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN")  # deferred: a reader takes no write lock
+        conn.exec_driver_sql(begin)
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -79,7 +70,7 @@ def make_readonly_engine(path: Path, immutable: bool = False) -> Engine:
     uri = f"file:{quote(str(path.resolve()))}?{mode}"
     engine = create_engine("sqlite://", creator=lambda: __import__("sqlite3").connect(
         uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False))
-    _sqlite_readonly_setup(engine)
+    _sqlite_setup(engine, readonly=True)
     return engine
 
 
