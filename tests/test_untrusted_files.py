@@ -122,3 +122,177 @@ def test_a_split_name_cannot_leave_the_splits_folder(folder: Path) -> None:
         _dataset(folder).pair_ids("../../evil")
     (folder / "splits" / "test.txt").write_text("a\nb\n")
     assert _dataset(folder).pair_ids("test") == ["a", "b"]
+
+
+# --- legacy checkpoints in the container torch itself writes -------------------------------------
+
+
+def _torch_legacy(path: Path, obj: object) -> Path:
+    """``obj`` saved the way torch < 1.6 did (the container load_legacy reads)."""
+    torch = pytest.importorskip("torch")
+    torch.save(obj, path, _use_new_zipfile_serialization=False)
+    return path
+
+
+def test_a_payload_in_a_torch_written_legacy_file_is_refused_with_a_weights_error(
+        tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from benchbed_zoo._legacy import LegacyPickleError, load_legacy
+
+    from benchbed.errors import WeightsError
+
+    marker = tmp_path / "pwned"
+    path = _torch_legacy(tmp_path / "evil.pth", {"w": torch.ones(3), "x": _Payload(marker)})
+    with pytest.raises(WeightsError) as err:
+        load_legacy(path)
+    assert isinstance(err.value, LegacyPickleError) and isinstance(err.value, pickle.UnpicklingError)
+    text = str(err.value)
+    assert str(path) in text and f"'{os.system.__module__}.system'" in text and "not allowed" in text
+    assert err.value.fix and "weights_only=True" in err.value.fix
+    assert not marker.exists(), "the crafted pickle ran its payload"
+
+
+def test_a_torch_written_legacy_state_dict_and_module_load(tmp_path: Path) -> None:
+    torch = pytest.importorskip("torch")
+    from benchbed_zoo._legacy import load_legacy, module_state_dict
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.BatchNorm2d(2))
+    expected = {k: v.numpy() for k, v in net.state_dict().items()}
+    state = load_legacy(_torch_legacy(tmp_path / "sd.pth", net.state_dict()))
+    assert list(state) == list(expected)
+    for k, v in expected.items():
+        assert state[k].dtype == v.dtype and np.array_equal(state[k], v), k
+    for m in net.modules():  # torch < 1.6 modules had no such set (and sets are not allowed)
+        del m.__dict__["_non_persistent_buffers_set"]
+    record = load_legacy(_torch_legacy(tmp_path / "net.pth", net))
+    assert record.qualname == "torch.nn.modules.container.Sequential"
+    got = module_state_dict(record)
+    assert sorted(got) == sorted(expected)
+    assert all(np.array_equal(got[k], v) for k, v in expected.items())
+
+
+def _crafted_tensor_file(path: Path, size: tuple[int, ...], stride: tuple[int, ...],
+                         numel: int = 4) -> Path:
+    """A legacy file holding one float tensor record with the given size/stride over a storage
+    of ``numel`` floats (torch refuses to write an out-of-bounds view, so it is written here)."""
+    torch = pytest.importorskip("torch")
+    from collections import OrderedDict
+
+    class Storage:
+        pass
+
+    class Tensor:
+        pass
+
+    store = Storage()
+
+    class Writer(pickle.Pickler):
+        def persistent_id(self, obj: object) -> object:
+            return ("storage", torch.FloatStorage, "0", "cpu", numel, None) if obj is store else None
+
+        def reducer_override(self, obj: object) -> object:
+            if isinstance(obj, Tensor):
+                return (torch._utils._rebuild_tensor_v2,
+                        (store, 0, size, stride, False, OrderedDict()))
+            return NotImplemented
+
+    with open(path, "wb") as fh:
+        for part in (_MAGIC, _PROTOCOL, {"little_endian": True}):
+            pickle.dump(part, fh, protocol=2)
+        Writer(fh, protocol=2).dump({"t": Tensor()})
+        pickle.dump(["0"], fh, protocol=2)
+        fh.write(numel.to_bytes(8, "little") + np.arange(numel, dtype="<f4").tobytes())
+    return path
+
+
+def test_a_crafted_tensor_record_reads_within_its_storage(tmp_path: Path) -> None:
+    from benchbed_zoo._legacy import load_legacy
+
+    got = load_legacy(_crafted_tensor_file(tmp_path / "ok.pth", (2, 2), (1, 2)))
+    assert np.array_equal(got["t"], np.array([[0, 2], [1, 3]], np.float32))
+
+
+@pytest.mark.parametrize(("size", "stride"), [((100,), (1,)), ((2, 2), (1, 1000)),
+                                              ((2,), (-1,)), ((1000, 1000), (0, 0))])
+def test_a_tensor_record_reaching_past_its_storage_is_refused(
+        tmp_path: Path, size: tuple[int, ...], stride: tuple[int, ...]) -> None:
+    from benchbed_zoo._legacy import load_legacy
+
+    from benchbed.errors import WeightsError
+
+    path = _crafted_tensor_file(tmp_path / "bad.pth", size, stride)
+    with pytest.raises(WeightsError, match="does not fit its storage") as err:
+        load_legacy(path)
+    assert str(path) in str(err.value)
+
+
+# --- folders and the standard datasets ------------------------------------------------------------
+
+
+def test_a_modality_folder_outside_the_dataset_is_refused(folder: Path) -> None:
+    from benchbed.registry import Registry
+
+    linked = folder.parent / "linked"
+    linked.mkdir()
+    (linked / "ir").symlink_to(folder.parent / "secret" / "ir", target_is_directory=True)
+    (linked / "vi").symlink_to(folder / "vi", target_is_directory=True)
+    with pytest.raises(DataError, match="outside the dataset folder"):
+        _dataset(linked).pair_ids()
+    ds = Registry().get("dataset", "folder").build(path=str(folder),
+                                                   modalities=["../secret/ir", "vi"])
+    with pytest.raises(DataError, match="modality folder"):
+        ds.load("a")
+    link = folder.parent / "link-to-pairs"  # linking the whole dataset folder is fine
+    link.symlink_to(folder, target_is_directory=True)
+    assert _dataset(link).pair_ids() == ["a", "b"]
+
+
+@pytest.fixture()
+def data_root(tmp_path: Path) -> Path:
+    root = tmp_path / "data"
+    for mod in ("ir", "vi"):
+        (root / "ivf" / "msrs" / mod).mkdir(parents=True)
+        write_image(root / "ivf" / "msrs" / mod / "a.png", np.zeros((16, 16), np.float32))
+    (root / "splits").mkdir()
+    (root / "splits" / "ivf_msrs_test.txt").write_text("a\n")
+    (root / "detection" / "msrs" / "labels").mkdir(parents=True)
+    (tmp_path / "secret.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    return root
+
+
+def _msrs(root: Path):  # type: ignore[no-untyped-def]
+    from benchbed_datasets import NamedDataset
+
+    return NamedDataset("msrs", root=str(root))
+
+
+@pytest.mark.parametrize("entry", ["../../etc/passwd", "/etc/passwd"])
+def test_a_standard_split_naming_a_path_is_refused(data_root: Path, entry: str) -> None:
+    split = data_root / "splits" / "ivf_msrs_test.txt"
+    split.write_text(f"a\n{entry}\n")
+    with pytest.raises(DataError, match="is a path, not a pair name") as err:
+        _msrs(data_root).pair_ids("test")
+    assert f"{split}:2" in str(err.value) and entry in str(err.value)
+
+
+def test_a_standard_split_cannot_leave_the_splits_folder(data_root: Path) -> None:
+    assert _msrs(data_root).pair_ids("test") == ["a"]  # a normal split still works
+    with pytest.raises(DataError, match="outside the dataset folder"):
+        _msrs(data_root).pair_ids("../../../secret")
+    split = data_root / "splits" / "ivf_msrs_train.txt"
+    split.symlink_to(data_root.parent / "secret.txt")
+    with pytest.raises(DataError, match="outside the dataset folder"):
+        _msrs(data_root).pair_ids("train")
+
+
+def test_labels_that_link_out_of_the_labels_folder_are_refused(data_root: Path) -> None:
+    labels = data_root / "detection" / "msrs" / "labels"
+    (labels / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    assert _msrs(data_root).labels_for("a") == str(labels / "a.txt")
+    (labels / "a.txt").unlink()
+    (labels / "a.txt").symlink_to(data_root.parent / "secret.txt")
+    with pytest.raises(DataError, match="outside the dataset folder"):
+        _msrs(data_root).labels_for("a")
+    with pytest.raises(DataError, match="outside the dataset folder"):
+        _msrs(data_root).labels_for("../../../../secret")

@@ -9,7 +9,7 @@ from typing import Any
 from benchbed import DataError
 from benchbed.paths import data_root
 
-from .files import read_split
+from .files import confined, read_split
 from .folder import FolderDataset
 
 _CDDFUSE = (
@@ -121,8 +121,12 @@ class NamedDataset(FolderDataset):
     def _split_file(self, split: str) -> Path:
         splits = self._root() / "splits"
         if split == "detection":
-            return splits / f"detection_{self.name}.txt"
-        return splits / f"{self.entry.group}_{self.name}_{split}.txt"
+            path = splits / f"detection_{self.name}.txt"
+        else:
+            path = splits / f"{self.entry.group}_{self.name}_{split}.txt"
+        return confined(path, splits, f"dataset {self.name!r} split {split!r}",
+                        fix=f"use one of the splits {list(self.entry.splits)} (a split is a name, "
+                            "and its file must not link out of the splits folder)")
 
     def available_splits(self) -> list[str]:
         """Splits of this dataset that have a split file under ``<root>/splits``."""
@@ -156,6 +160,10 @@ class NamedDataset(FolderDataset):
         """Path of the pair's YOLO label txt when the dataset has labels and the file exists."""
         if self.entry.labels is None:
             return None
-        p = self._root() / self.entry.labels / f"{pair_id}.txt"
-        return str(p) if p.is_file() else None
+        labels = self._root() / self.entry.labels
+        p = labels / f"{pair_id}.txt"
+        if not p.is_file():
+            return None
+        confined(p, labels, f"dataset {self.name!r} labels of pair {pair_id!r}")
+        return str(p)
 

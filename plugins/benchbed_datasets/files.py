@@ -36,14 +36,16 @@ def list_stems(folder: Path) -> set[str]:
     }
 
 
-def confined(path: Path, root: Path, what: str) -> Path:
+_NAME_FIX = "name pairs by their file name only (no '/', '..' or links that leave the folder)"
+
+
+def confined(path: Path, root: Path, what: str, fix: str = _NAME_FIX) -> Path:
     """``path`` with symlinks resolved, refused unless it lies inside ``root`` (a split file or a
     pair name must not reach files outside the dataset's folder)."""
     real, base = path.resolve(), root.resolve()
     if not real.is_relative_to(base):
         raise DataError(f"{what}: {path} resolves to {real}, outside the dataset folder {base}",
-                        fix="name pairs by their file name only (no '/', '..' or links that "
-                            "leave the folder)")
+                        fix=fix)
     return real
 
 

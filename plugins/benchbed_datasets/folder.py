@@ -128,6 +128,12 @@ class FolderDataset:
                             f"modality folder {f} does not exist",
                             fix=f"pick two of the subfolders of {base}",
                         )
+            # A modality folder (detected, or a modalities=[..] param) that is a link or a '..'
+            # out of the dataset folder would let every pair name reach files outside it.
+            for f in folders:
+                confined(f, base, f"dataset {self.name!r} modality folder {f.name!r}",
+                         fix="keep the modality folders inside the dataset folder (link or pass "
+                             "the whole dataset folder instead, or copy the images in)")
             self._layout = (base, mods, folders)
         return self._layout
 
