@@ -18,6 +18,7 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,8 @@ class _Cluster:
         self.prefix = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
 
     def _run(self, *cmd: str) -> None:
-        out = subprocess.run([*self.prefix, *cmd], capture_output=True, text=True, timeout=120)
+        out = subprocess.run([*self.prefix, *cmd], capture_output=True, text=True, timeout=120,
+                             cwd=self.root)  # the checkout may be unreadable to that user
         if out.returncode != 0:
             raise RuntimeError(f"{' '.join(cmd)} failed: {out.stderr.strip()[-300:]}")
 
@@ -78,7 +80,7 @@ class _Cluster:
         pg_ctl = _bin("pg_ctl")
         if pg_ctl and self.data.exists():
             subprocess.run([*self.prefix, pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"],
-                           capture_output=True, timeout=60)
+                           capture_output=True, timeout=60, cwd=self.root)
 
     def admin(self, sql: str) -> None:
         import psycopg
@@ -126,8 +128,6 @@ def _alembic_revision(url: str) -> str:
 
 
 def test_migrations_from_empty_and_64_bit_seeds(url: str) -> None:
-    from datetime import datetime
-
     sessions = open_store(url)
     assert _alembic_revision(url) == head_revision()
     with sessions.begin() as s:
@@ -177,6 +177,31 @@ def test_unreachable_server_and_missing_driver_are_one_line(tmp_path: Path) -> N
         open_store("postgresql+nosuchdriver://u@127.0.0.1/x")
 
 
+def test_a_missing_psycopg_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchbed.errors import BenchbedError
+
+    monkeypatch.setitem(sys.modules, "psycopg", None)  # `import psycopg` raises ImportError
+    with pytest.raises(BenchbedError) as err:
+        open_store("postgresql+psycopg://u:secret@127.0.0.1/x")
+    text = str(err.value)
+    assert "driver is not installed" in text and "benchbed[postgres]" in text
+    assert "secret" not in text and "u:***@127.0.0.1/x" in text
+
+
+def test_db_upgrade_brings_a_store_to_head_and_masks_the_password(url: str) -> None:
+    from click.testing import CliRunner
+
+    from benchbed.cli import main
+
+    res = CliRunner().invoke(main, ["--db", url, "db", "upgrade"])
+    assert res.exit_code == 0 and res.output.strip().endswith(f"at revision {head_revision()}")
+    assert _alembic_revision(url) == head_revision()
+    bad = CliRunner().invoke(main, ["--db", f"postgresql+psycopg://u:secret@127.0.0.1:{_free_port()}"
+                                           "/x", "db", "upgrade"])
+    assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1, bad.output
+    assert "secret" not in bad.output and "start the server" in bad.output
+
+
 def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "BENCHBED_CACHE": str(cwd / "cache")}
     return subprocess.run([sys.executable, "-m", "benchbed.cli", *args], cwd=cwd, env=env,
@@ -186,7 +211,7 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 @pytest.mark.slow
 def test_same_numbers_and_csv_on_sqlite_and_postgresql(cluster: _Cluster, tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(SUITE)
-    outputs = []
+    outputs, scores = [], []
     for url in (f"sqlite:///{tmp_path / 'a.db'}", cluster.new_database()):
         res = _run(["--db", url, "run", "s.yaml", "--no-progress", "--no-show"], tmp_path)
         assert res.returncode == 0, res.stderr
@@ -194,7 +219,17 @@ def test_same_numbers_and_csv_on_sqlite_and_postgresql(cluster: _Cluster, tmp_pa
                      "stats", "--format", "csv", "--n-boot", "200"], tmp_path)
         assert show.returncode == 0, show.stderr
         outputs.append(show.stdout)
+        scores.append(_stored_scores(url))
     assert outputs[0] == outputs[1] and outputs[0].count("\n") >= 5  # 2 methods x 2 metrics
+    assert scores[0] == scores[1] and len(scores[0]) == 2 * 2 * 2  # pairs x methods x metrics
+
+
+def _stored_scores(url: str) -> list[tuple]:
+    from benchbed.store.models import Score
+
+    with open_store(url)() as s:
+        return sorted(s.execute(select(Item.item_key, Item.seed, Score.metric, Score.profile,
+                                       Score.value).join(Score, Score.item_id == Item.id)).all())
 
 
 def test_a_read_only_sqlite_store_serves_boards_and_is_not_written(tmp_path: Path) -> None:
@@ -219,3 +254,96 @@ def test_a_read_only_sqlite_store_serves_boards_and_is_not_written(tmp_path: Pat
     finally:
         folder.chmod(0o755)
         store.chmod(0o644)
+
+
+def _files(folder: Path) -> dict[str, tuple[bytes, int]]:
+    return {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in sorted(folder.iterdir())}
+
+
+def _old_store(folder: Path) -> str:
+    """A SQLite store at the first schema revision (as an older benchbed left it), checkpointed."""
+    from alembic import command
+    from alembic.config import Config
+
+    from benchbed.store.engine import MIGRATIONS, make_engine
+
+    url = f"sqlite:///{folder / 'store.db'}"
+    open_store(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        cfg = Config()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0001")
+    engine.dispose()
+    assert _alembic_revision(url) == "0001"
+    return url
+
+
+def test_a_read_only_store_that_needs_a_migration_says_so(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from benchbed.errors import BenchbedError
+    from benchbed.store import engine
+
+    folder = tmp_path / "old"
+    folder.mkdir()
+    url = _old_store(folder)
+    before = _files(folder)
+    # as root chmod is not enforced: also answer "not writable" as it would for anyone else
+    monkeypatch.setattr(engine, "_writable", lambda _path: False)
+    (folder / "store.db").chmod(0o444)
+    folder.chmod(0o555)
+    try:
+        with pytest.raises(BenchbedError) as err:
+            open_store(url, readonly=True)
+    finally:
+        folder.chmod(0o755)
+        (folder / "store.db").chmod(0o644)
+    assert "revision 0001" in str(err.value) and "benchbed db upgrade" in str(err.value)
+    assert _files(folder) == before
+    monkeypatch.undo()  # writable: a reader upgrades the store once, then reads it
+    open_store(url, readonly=True)
+    assert _alembic_revision(url) == head_revision()
+
+
+def test_a_reader_sees_what_a_live_writer_committed(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    writer = open_store(url)
+    with writer.begin() as s:
+        s.add(Run(suite="live", plan_hash="h", plan={}, benchbed_version="0", packages={},
+                  device="cpu", host="h", started_at=datetime(2026, 1, 1)))
+    assert (tmp_path / "store.db-wal").stat().st_size > 0  # the row is in the WAL only
+    with open_store(url, readonly=True)() as s:
+        assert s.execute(select(Run.suite)).scalars().all() == ["live"]
+
+
+def test_a_wal_a_read_only_folder_cannot_read_is_an_error_not_stale_data(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """mode=ro needs a -shm file a read-only folder cannot give it (as root it always can, so
+    that failure is simulated): with a non-empty -wal the reader stops with a fix instead of
+    reading the main file alone and missing committed rows; an empty -wal is read past."""
+    import sqlite3 as sqlite
+
+    from benchbed.errors import BenchbedError
+    from benchbed.store import engine
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    writer = open_store(url)
+    with writer.begin() as s:
+        s.add(Run(suite="in-wal", plan_hash="h", plan={}, benchbed_version="0", packages={},
+                  device="cpu", host="h", started_at=datetime(2026, 1, 1)))
+    real = sqlite.connect
+
+    def no_shm(target, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if "mode=ro" in str(target) and "immutable=1" not in str(target):
+            raise sqlite.OperationalError("unable to open database file")
+        return real(target, *args, **kwargs)
+
+    monkeypatch.setattr(engine.sqlite3, "connect", no_shm)
+    with pytest.raises(BenchbedError) as err:
+        open_store(url, readonly=True)
+    assert "-wal" in str(err.value) and "benchbed db upgrade" in str(err.value)
+    writer.kw["bind"].dispose()  # the writer ends: its WAL is folded in and removed
+    (tmp_path / "store.db-wal").write_bytes(b"")  # an empty one left behind
+    with open_store(url, readonly=True)() as s:
+        assert s.execute(select(Run.suite)).scalars().all() == ["in-wal"]

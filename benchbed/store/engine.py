@@ -9,7 +9,10 @@ first uses of a new database all succeed.
 from __future__ import annotations
 
 import os
+import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -66,9 +69,8 @@ def sqlite_path(url: str) -> Path | None:
 def make_readonly_engine(path: Path, immutable: bool = False) -> Engine:
     """A SQLite engine that only reads ``path`` (``immutable``: nothing can change it, so take
     no locks and need no -shm file: a store on read-only media)."""
-    mode = "immutable=1" if immutable else "mode=ro"
-    uri = f"file:{quote(str(path.resolve()))}?{mode}"
-    engine = create_engine("sqlite://", creator=lambda: __import__("sqlite3").connect(
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro" + ("&immutable=1" if immutable else "")
+    engine = create_engine("sqlite://", creator=lambda: sqlite3.connect(
         uri, uri=True, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False))
     _sqlite_setup(engine, readonly=True)
     return engine
@@ -154,32 +156,39 @@ def upgrade(engine: Engine) -> str:
     )
 
 
+def _writable(path: Path) -> bool:
+    """Whether this process may write the store file ``path`` and its folder."""
+    return os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+
+
 def _open_readonly(url: str, path: Path) -> Engine:
     """A reading engine for the SQLite store at ``path``, at the current schema revision."""
-    shown = _safe_url(url)
+    shown = safe_url(url)
     if not path.is_file():
         raise BenchbedError(f"the store {shown} does not exist", fix="check --db / BENCHBED_DB, "
                             "or run a suite first")
-    writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    writable = _writable(path)
     # A store with no -wal file is fully checkpointed (no writer is running): read it as
     # immutable, which creates nothing (mode=ro would create -wal/-shm files next to it). With a
     # -wal file a writer may be live: mode=ro reads its committed frames through the -shm.
-    live = Path(f"{path}-wal").exists()
-    for immutable in ((False, True) if live else (True,)):
-        engine = make_readonly_engine(path, immutable=immutable)
-        try:
-            current = current_revision(engine)
-            break
-        except OperationalError:
-            # a WAL store whose -shm cannot be created (read-only folder): read it as immutable
-            if immutable:
-                raise
-            engine.dispose()
+    wal = Path(f"{path}-wal")
+    engine = make_readonly_engine(path, immutable=not wal.exists())
+    try:
+        current = current_revision(engine)
+    except OperationalError:
+        engine.dispose()
+        # mode=ro needs the -shm file, which a read-only folder cannot get. An empty -wal holds
+        # nothing: read the main file alone. A non-empty one may hold committed transactions
+        # that immutable reads would silently miss: say so instead.
+        if not wal.exists() or wal.stat().st_size > 0:
+            raise
+        engine = make_readonly_engine(path, immutable=True)
+        current = current_revision(engine)
     if current != head_revision():
         engine.dispose()
         if writable:  # an older store that can be upgraded: do so once, then read it read-only
-            upgrade(make_engine(url))
-            return make_readonly_engine(path)
+            upgrade_store(url)
+            return _open_readonly(url, path)
         raise BenchbedError(f"the read-only store {shown} is at schema revision {current}, this "
                             f"benchbed reads {head_revision()}",
                             fix="run `benchbed db upgrade` once with write access, or copy the "
@@ -193,8 +202,7 @@ def open_store(url: str, readonly: bool = False) -> sessionmaker[Session]:
     ``readonly``: open a SQLite file for reading only (``mode=ro``; nothing is written, so a
     store on a read-only medium serves boards); other backends open as usual.
     """
-    shown = _safe_url(url)
-    try:
+    with _store_errors(url):
         path = sqlite_path(url) if readonly else None
         if path is not None:
             engine = _open_readonly(url, path)
@@ -202,6 +210,27 @@ def open_store(url: str, readonly: bool = False) -> sessionmaker[Session]:
             engine = make_engine(url)
             upgrade(engine)
         inspect(engine).get_table_names()
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+def upgrade_store(url: str) -> str:
+    """`benchbed db upgrade`: bring the store at ``url`` to the newest schema revision (under
+    the same lock and with the same one-line errors as a first use) and return that revision."""
+    with _store_errors(url):
+        engine = make_engine(url)
+        try:
+            return upgrade(engine)
+        finally:
+            engine.dispose()  # SQLite: the last connection closing checkpoints the WAL
+
+
+@contextmanager
+def _store_errors(url: str) -> Iterator[None]:
+    """Turn a failure to reach or read the store at ``url`` into one BenchbedError that names
+    the URL (password masked), the cause and the fix."""
+    shown = safe_url(url)
+    try:
+        yield
     except ImportError as exc:  # the URL names a driver that is not installed
         extra = "postgres" if url.startswith("postgres") else None
         raise BenchbedError(f"--db {shown}: the database driver is not installed ({exc})",
@@ -229,15 +258,20 @@ def open_store(url: str, readonly: bool = False) -> sessionmaker[Session]:
         if "not a database" in text or "malformed" in text:
             fix = "the file is not a benchbed store (or is corrupt): pass another --db, or " \
                   "restore the file from a backup"
+        elif "unable to open" in text and (path := sqlite_path(url)) is not None \
+                and Path(f"{path}-wal").is_file():
+            text = (f"{text} (its -wal file holds changes that a read-only folder cannot "
+                    "give SQLite the -shm file to read)")
+            fix = "run `benchbed db upgrade` once with write access (it folds the -wal file " \
+                  "into the store), or copy the store and its -wal file somewhere writable"
         elif "readonly" in text or "read-only" in text:
             fix = "make the file and its folder writable, or copy the store somewhere writable"
         else:
             fix = "check --db / BENCHBED_DB"
         raise BenchbedError(f"cannot open the store {shown}: {text}", fix=fix) from exc
-    return sessionmaker(engine, expire_on_commit=False)
 
 
-def _safe_url(url: str) -> str:
+def safe_url(url: str) -> str:
     """``url`` with any password masked."""
     try:
         return make_url(url).render_as_string(hide_password=True)
