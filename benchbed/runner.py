@@ -83,18 +83,66 @@ class InProcessExecutor:
                 torch.set_num_threads(before)
 
 
-def _init_worker(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    try:  # one BLAS/torch thread per worker: N workers use N cores, not N x N
-        import torch
+PARENT_POLL_S = 0.5
+"""How often a pool worker checks that the run that started it is still there."""
 
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
+
+def _exit_with_parent_signal() -> bool:
+    """Linux: have the kernel SIGKILL this process when its parent dies; False where unavailable.
+
+    The signal follows the parent *thread* that started the worker: the pool's workers are
+    started by the thread that iterates the executor, which outlives the pool.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _watch_parent(parent_pid: int, poll_s: float = PARENT_POLL_S) -> None:
+    """Portable fallback: a daemon thread that ends this process once ``parent_pid`` is gone
+    (the process is then re-parented, so ``os.getppid()`` changes)."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(poll_s)
+        os._exit(1)  # no cleanup: the run that wanted the results is gone
+
+    threading.Thread(target=watch, name="benchbed-parent-watch", daemon=True).start()
+
+
+def _init_worker(env: dict[str, str], parent_pid: int | None = None) -> None:
+    """Pool worker set-up: exit with the run (kill -9 included), one thread per BLAS/torch.
+
+    Torch is not imported here: the thread variables are set before any import (a plugin that
+    imports torch later gets one thread from the start) and ``run_group_list`` pins torch only
+    once it is in ``sys.modules``; a run of classical methods never pays torch's start-up.
+    """
+    os.environ.update(env)
+    if parent_pid is not None:
+        _exit_with_parent_signal()
+        if os.getppid() != parent_pid:  # the parent died before the signal was armed
+            os._exit(1)
+        _watch_parent(parent_pid)
+    pin_torch_threads()  # a no-op unless something imported torch already
 
 
 class ProcessPoolExecutor:
-    """A process pool for CPU-bound work (spawned workers; same numbers as in-process)."""
+    """A process pool for CPU-bound work (spawned workers; same numbers as in-process).
+
+    Workers end with the run: when it finishes, fails or is interrupted, queued groups are
+    cancelled, and when its process is killed (kill -9 included) every worker exits (see
+    ``_init_worker``); the multiprocessing resource tracker then sees its last writer go and
+    exits too.
+    """
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
@@ -106,13 +154,17 @@ class ProcessPoolExecutor:
 
         env = {k: v for k, v in os.environ.items() if k.startswith("BENCHBED_")}
         env.update({**THREAD_ENV, "BENCHBED_METRIC_THREADS": "1"})
-        with cf.ProcessPoolExecutor(
+        pool = cf.ProcessPoolExecutor(
             max_workers=self.workers, mp_context=mp.get_context("spawn"),
-            initializer=_init_worker, initargs=(env,),
-        ) as pool:
+            initializer=_init_worker, initargs=(env, os.getpid()),
+        )
+        try:
             futures = [pool.submit(_run_group_list, ctx, g) for g in groups]
             for fut in cf.as_completed(futures):
                 yield from fut.result()
+        finally:
+            # an interrupted or failed run does not wait for the groups still queued
+            pool.shutdown(wait=True, cancel_futures=True)
 
 
 class DaskExecutor:
