@@ -27,6 +27,7 @@ import benchbed.work as work
 from benchbed.detection.worker import check_detection
 from benchbed.errors import BenchbedError, DataError
 from benchbed.imaging import RANGE_TOLERANCE, check_size, content_hash
+from benchbed.memory import tune_allocator
 from benchbed.plan import Plan, PluginRef, PrecomputedMethod
 from benchbed.registry import Registry
 from benchbed.store.models import Detection, Item, PluginRecord, Run, RunItem, Score
@@ -126,6 +127,7 @@ def _init_worker(env: dict[str, str], parent_pid: int | None = None) -> None:
     imports torch later gets one thread from the start) and ``run_group_list`` pins torch only
     once it is in ``sys.modules``; a run of classical methods never pays torch's start-up.
     """
+    tune_allocator()  # large arrays from the heap, not a fresh zero-filled mmap each (glibc only)
     os.environ.update(env)
     if parent_pid is not None:
         _exit_with_parent_signal()

@@ -224,6 +224,47 @@ def test_inputs_must_match(metrics: dict) -> None:
         _score(metrics, "QABF", a, b, a[:10])
 
 
+def test_qp_source_cache_is_bit_identical_and_hit_per_pair() -> None:
+    """Q_P keeps A's and B's phase-congruency features per pair: the items of a pair (same A, B,
+    other F) give exactly the values computed without the cache, and only the first one misses."""
+    from benchbed_metrics import phase
+
+    a, b = _pair((64, 80))
+    fused = [np.rint(w * a + (1 - w) * b) for w in (0.3, 0.5, 0.8)]
+    cache = phase.SOURCE_CACHE
+    saved = cache.maxsize
+    try:
+        for precision in ("single", "double"):
+            qp = Registry().get("metric", "QP").build(precision=precision)
+            cache.resize(0)
+            cache.clear()
+            uncached = [qp.compute(a, b, f) for f in fused]
+            assert (cache.hits, cache.misses) == (0, 0)
+            cache.resize(4)
+            cached = [qp.compute(a, b, f) for f in fused]
+            assert cached == uncached  # bit-identical, not merely close
+            assert (cache.hits, cache.misses) == (2, 1)
+            # another pair is a miss; the first pair is still kept (LRU of 4), then evicted
+            other = _pair((64, 80), seed=1)
+            assert qp.compute(*other, fused[0]) == qp.compute(*other, fused[0])
+            assert qp.compute(a, b, fused[1]) == uncached[1]
+            assert (cache.hits, cache.misses) == (4, 2)
+            cache.resize(1)
+            assert qp.compute(a, b, fused[2]) == uncached[2]
+            assert (cache.hits, cache.misses) == (5, 2)
+            assert qp.compute(*other, fused[1]) == qp.compute(*other, fused[1])
+            assert cache.misses == 3  # `other` was evicted by the resize to one pair
+            # a changed source is another key, even with the same shape
+            moved = a.copy()
+            moved[0, 0] += 1
+            qp.compute(moved, b, fused[0])
+            assert cache.misses == 4
+            cache.clear()
+    finally:
+        cache.resize(saved)
+        cache.clear()
+
+
 # --- shared metric triples ---------------------------------------------------------------
 
 

@@ -106,10 +106,14 @@ class ConvStack(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Conv, ReLU, ..., conv (no activation after the last)."""
+        """Conv, ReLU, ..., conv (no activation after the last).
+
+        The ReLUs work in place on each conv's fresh output: one activation-sized buffer less
+        per layer (the nets only run for inference; in-place ReLU is autograd-safe anyway).
+        """
         last = len(self.convs) - 1
         for i, conv in enumerate(self.convs):
             x = conv(x)
             if i < last:
-                x = torch.relu(x)
+                x = torch.relu_(x)
         return x

@@ -34,7 +34,7 @@ class _ConvLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = self.conv2d(x)
-        return out if self.last else torch.relu(out)
+        return out if self.last else torch.relu_(out)  # in place on the conv's output
 
 
 class _DenseConv(nn.Module):

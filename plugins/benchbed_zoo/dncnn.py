@@ -27,10 +27,10 @@ class DnCNN(nn.Module):
 
     def __init__(self, depth: int = 17, width: int = 64, bn_eps: float = 1e-4) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Conv2d(1, width, 3, padding=1), nn.ReLU()]
+        layers: list[nn.Module] = [nn.Conv2d(1, width, 3, padding=1), nn.ReLU(inplace=True)]
         for _ in range(depth - 2):
             layers += [nn.Conv2d(width, width, 3, padding=1, bias=False),
-                       nn.BatchNorm2d(width, eps=bn_eps), nn.ReLU()]
+                       nn.BatchNorm2d(width, eps=bn_eps), nn.ReLU(inplace=True)]
         layers.append(nn.Conv2d(width, 1, 3, padding=1, bias=False))
         self.dncnn = nn.Sequential(*layers)
 

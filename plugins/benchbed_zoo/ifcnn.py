@@ -33,7 +33,7 @@ class _ConvBN(nn.Module):
         self.bn = nn.BatchNorm2d(width)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.bn(self.conv(x)))
+        return torch.relu_(self.bn(self.conv(x)))  # in place on the batch norm's output
 
 
 class IFCNNNet(nn.Module):

@@ -46,13 +46,15 @@ class U2FusionNet(nn.Module):
                                       in enumerate(itertools.pairwise(_DECODER))})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Nx2xHxW sources in [0, 1] -> Nx1xHxW fused image in [0, 1]."""
-        x = nnf.leaky_relu(self.encoder["conv1_1"](x), 0.2)
+        """Nx2xHxW sources in [0, 1] -> Nx1xHxW fused image in [0, 1] (activations in place on
+        each conv's fresh output)."""
+        x = nnf.leaky_relu(self.encoder["conv1_1"](x), 0.2, inplace=True)
         for i in range(1, _DENSE + 1):
-            x = torch.cat([nnf.leaky_relu(self.encoder[f"dense_block_conv{i}"](x), 0.2), x], dim=1)
+            x = torch.cat([nnf.leaky_relu(self.encoder[f"dense_block_conv{i}"](x), 0.2, inplace=True), x],
+                          dim=1)
         convs = list(self.decoder.values())
         for conv in convs[:-1]:
-            x = nnf.leaky_relu(conv(x), 0.2)
+            x = nnf.leaky_relu(conv(x), 0.2, inplace=True)
         return torch.tanh(convs[-1](x)) / 2 + 0.5
 
 

@@ -27,7 +27,7 @@ class _ConvReLU(nn.Module):
         self.conv = nn.Conv2d(width, width, 3, padding=1, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.relu(self.conv(x))
+        return torch.relu_(self.conv(x))  # in place on the conv's output
 
 
 class VDSRNet(nn.Module):
@@ -41,7 +41,7 @@ class VDSRNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Super-resolved luma = interpolated luma + predicted residual."""
-        return x + self.output(self.residual_layer(torch.relu(self.input(x))))
+        return x + self.output(self.residual_layer(torch.relu_(self.input(x))))
 
 
 def _build(paths: tuple[Path, ...]) -> nn.Module:
