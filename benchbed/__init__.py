@@ -1,8 +1,9 @@
 """benchbed: benchmark image fusion under degradation.
 
 Plugin authors: the spec classes, Protocols, ``hookimpl`` and ``lazy`` below. Users: ``run``,
-``results``, ``leaderboard``, ``score``, ``score_folders`` (``benchbed.api``, imported on first
-use so that plugins importing benchbed stay light) and ``benchbed.metrics.compute``.
+``results``, ``export``, ``leaderboard``, ``score``, ``score_folders`` (``benchbed.api``,
+imported on first use so that plugins importing benchbed stay light) and
+``benchbed.metrics.compute``.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("benchbed")
 """Decorator for plugin hook implementations."""
 
-_API = ("run", "results", "score", "score_folders")
+_API = ("run", "results", "export", "score", "score_folders")
 
 
 def __getattr__(name: str) -> object:
@@ -82,6 +83,7 @@ __all__ = [
     "SeverityAxis",
     "WeightsRef",
     "__version__",
+    "export",
     "hookimpl",
     "lazy",
     "leaderboard",

@@ -4,6 +4,7 @@
     summary = benchbed.run("quickstart", db="sqlite:///bench.db")
     scores = benchbed.results("quickstart", db="sqlite:///bench.db")   # one row per pair x metric
     board = benchbed.leaderboard("quickstart", view="stats", db="sqlite:///bench.db")
+    benchbed.export("quickstart", format="csv", out="scores.csv", db="sqlite:///bench.db")
     benchbed.score("ir.png", "vi.png", "fused.png", metrics=["QABF", "MI"])
 
 The CLI is a thin layer over these functions; they raise ``BenchbedError`` (with ``.fix``) on
@@ -82,6 +83,73 @@ def results(suite: str, *, db: str | None = None, plan: str | None = None,
 
     sessions = open_db(db, readonly=True)
     return scores_frame(sessions, suite, _board(sessions, suite, plan, run))
+
+
+ExportFormat = Literal["csv", "jsonl", "parquet"]
+EXPORT_FORMATS: tuple[str, ...] = ("csv", "jsonl", "parquet")
+
+
+def export(suite: str, format: ExportFormat = "csv", out: Any = None, *, db: str | None = None,
+           plan: str | None = None, run: int | None = None) -> pd.DataFrame:
+    """Write every stored score of the suite's board with its provenance (one row per item,
+    metric and profile; the columns of ``benchbed.leaderboard.EXPORT_COLUMNS``) as csv, jsonl
+    or parquet, and return the frame.
+
+    ``out`` is a file path or an open file (text for csv/jsonl, binary for parquet); None
+    writes csv/jsonl to stdout. parquet needs pyarrow (``pip install 'benchbed[parquet]'``).
+    """
+    import importlib.util
+    import sys
+
+    from benchbed.leaderboard import export_frame
+
+    if format not in EXPORT_FORMATS:
+        raise BenchbedError(f"unknown export format {format!r}",
+                            fix=f"use one of {', '.join(EXPORT_FORMATS)}")
+    if format == "parquet":
+        if importlib.util.find_spec("pyarrow") is None:
+            raise BenchbedError("writing parquet needs pyarrow, which is not installed",
+                                fix="pip install 'benchbed[parquet]' (or choose csv or jsonl)")
+        if out is None:
+            raise BenchbedError("parquet is binary and is not written to stdout",
+                                fix="give a file to write it to (--out FILE.parquet)")
+    if out is not None and not hasattr(out, "write") and not Path(out).parent.is_dir():
+        raise BenchbedError(f"cannot write {out}: the folder {Path(out).parent} does not exist",
+                            fix="create the folder first, or choose another --out")
+    sessions = open_db(db, readonly=True)
+    board = _board(sessions, suite, plan, run)
+    if board.warning():
+        log.warning(board.warning())
+    frame = export_frame(sessions, suite, board)
+    log.debug("export of suite %r: plan %s, board runs %s, %d scores", suite, board.plan_hash,
+              list(board.run_ids), len(frame))
+    target = sys.stdout if out is None else out
+    if format == "parquet":
+        frame.to_parquet(target if hasattr(target, "write") else Path(target), engine="pyarrow",
+                         index=False)
+    else:
+        text = frame.to_csv(index=False) if format == "csv" else _jsonl(frame)
+        if hasattr(target, "write"):
+            target.write(text)
+        else:
+            Path(target).write_text(text, encoding="utf-8", newline="")
+    where = "stdout" if out is None else getattr(out, "name", None) or str(out)
+    log.info("exported %d scores of suite %r (plan %s) as %s to %s", len(frame), suite,
+             board.plan_hash[:12], format, where)
+    return frame
+
+
+def _jsonl(frame: pd.DataFrame) -> str:
+    """One JSON object per row; floats written exactly (repr), NaN as null."""
+    import json
+    import math
+
+    lines = []
+    for rec in frame.to_dict(orient="records"):
+        clean = {k: (None if isinstance(v, float) and math.isnan(v) else
+                     v.item() if hasattr(v, "item") else v) for k, v in rec.items()}
+        lines.append(json.dumps(clean, ensure_ascii=False) + "\n")
+    return "".join(lines)
 
 
 def leaderboard(suite: str, view: View = "ranked", *, db: str | None = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -10,11 +11,60 @@ from typing import Any
 import click
 
 from benchbed.errors import BenchbedError
+from benchbed.scaffold import SCAFFOLD_KINDS
 from benchbed.types import KINDS
+
+_GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
+    (("--plugin", "plugins"), {
+        "multiple": True, "metavar": "MODULE",
+        "help": "Import a local plugin module (repeatable; also BENCHBED_PLUGINS=a,b)."}),
+    (("--db",), {
+        "default": None, "metavar": "URL",
+        "help": "SQLAlchemy URL of the store (default BENCHBED_DB or sqlite:///benchbed.db)."}),
+]
+"""Options of the main group that every command also takes after its name (``benchbed run S
+--db URL`` = ``benchbed --db URL run S``): a --db given after the name wins, --plugin modules
+given in both places add up."""
+
+
+def _global_options(fn):  # type: ignore[no-untyped-def]
+    """Decorate the main group with :data:`_GLOBAL_OPTIONS`."""
+    for decls, attrs in reversed(_GLOBAL_OPTIONS):
+        fn = click.option(*decls, **attrs)(fn)
+    return fn
+
+
+class _Command(click.Command):
+    """A command that also accepts :data:`_GLOBAL_OPTIONS` after its name; their values go into
+    ``ctx.obj`` (where the main group put its own) instead of the callback's arguments."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        taken = {p.name for p in self.params} | {o for p in self.params for o in p.opts}
+        self._global_names: list[str] = []
+        for decls, attrs in _GLOBAL_OPTIONS:
+            opt = click.Option(list(decls), **attrs)
+            if opt.name in taken or taken & set(opt.opts):
+                continue  # the command has an option of its own by that name
+            self.params.append(opt)
+            self._global_names.append(str(opt.name))
+
+    def invoke(self, ctx: click.Context) -> Any:
+        given = {n: ctx.params.pop(n) for n in self._global_names if n in ctx.params}
+        if ctx.obj is None:
+            ctx.obj = {"plugins": (), "db": None}
+        if given.get("plugins"):
+            ctx.obj["plugins"] = tuple(dict.fromkeys((*ctx.obj.get("plugins", ()),
+                                                      *given["plugins"])))
+        if given.get("db") is not None:
+            ctx.obj["db"] = given["db"]
+        return super().invoke(ctx)
 
 
 class _Group(click.Group):
     """Turns BenchbedError (and Ctrl-C) into one line on stderr, exit code 2, no traceback."""
+
+    command_class = _Command
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -43,16 +93,52 @@ def _sessions(ctx: click.Context):  # type: ignore[no-untyped-def]
     return open_store(ctx.obj["db"] or default_db_url(), readonly=bool(ctx.obj.get("readonly")))
 
 
+class _EchoHandler(logging.Handler):
+    """Log records as lines on the current stderr (looked up per record, as click.echo does)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            click.echo(self.format(record), err=True)
+        except Exception:
+            self.handleError(record)
+
+
+def _set_log_level(ctx: click.Context, verbose: int, quiet: bool) -> None:
+    """Level of the ``benchbed`` logger for this command, with a stderr handler: WARNING, INFO
+    (-v), DEBUG (-vv), ERROR (-q); both are undone when the command ends."""
+    if verbose and quiet:
+        raise click.UsageError("-v/--verbose and -q/--quiet contradict each other; give one")
+    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
+    level = logging.ERROR if quiet else levels[min(verbose, 2)]
+    logger = logging.getLogger("benchbed")
+    handler = _EchoHandler(level)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"
+                                           if level == logging.DEBUG else "%(message)s"))
+    before = logger.level
+    logger.setLevel(level)
+    logger.addHandler(handler)
+
+    def restore() -> None:
+        logger.removeHandler(handler)
+        logger.setLevel(before)
+
+    ctx.call_on_close(restore)
+
+
 @click.group(cls=_Group)
-@click.option("--plugin", "plugins", multiple=True, metavar="MODULE",
-              help="Import a local plugin module (repeatable; also BENCHBED_PLUGINS=a,b).")
-@click.option("--db", default=None, metavar="URL",
-              help="SQLAlchemy URL of the store (default BENCHBED_DB or sqlite:///benchbed.db).")
+@_global_options
+@click.option("-v", "--verbose", count=True,
+              help="Log more on stderr: -v info (e.g. what was written), -vv debug.")
+@click.option("-q", "--quiet", is_flag=True, help="Log errors only (no warnings or notes).")
 @click.version_option(package_name="benchbed")
 @click.pass_context
-def main(ctx: click.Context, plugins: tuple[str, ...], db: str | None) -> None:
+def main(ctx: click.Context, plugins: tuple[str, ...], db: str | None, verbose: int,
+         quiet: bool) -> None:
     """benchbed: benchmark image fusion under degradation."""
+    from benchbed.memory import tune_allocator
+    tune_allocator()  # large arrays from the heap, not a fresh zero-filled mmap each (glibc only)
     ctx.obj = {"plugins": plugins, "db": db}
+    _set_log_level(ctx, verbose, quiet)
 
 
 @main.command("list")
@@ -483,11 +569,55 @@ def db() -> None:
 def db_upgrade(ctx: click.Context) -> None:
     """Apply pending schema migrations (also done automatically on first use)."""
     from benchbed.paths import default_db_url
-    from benchbed.store.engine import make_engine, upgrade
+    from benchbed.store.engine import safe_url, upgrade_store
 
     url = ctx.obj["db"] or default_db_url()
-    rev = upgrade(make_engine(url))
-    click.echo(f"store {url} is at revision {rev}")
+    rev = upgrade_store(url)
+    click.echo(f"store {safe_url(url)} is at revision {rev}")
+
+
+@main.command("export")
+@click.option("--suite", required=True, help="Suite name.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "jsonl", "parquet"]), default="csv",
+              show_default=True, help="File format (parquet needs pyarrow: the [parquet] extra).")
+@click.option("--out", type=click.Path(path_type=Path, dir_okay=False, allow_dash=True),
+              default=None, metavar="FILE",
+              help="File to write (default: stdout for csv and jsonl; parquet needs a file).")
+@_with_board
+@click.pass_context
+def export_cmd(ctx: click.Context, suite: str, fmt: str, out: Path | None, plan_sel: str | None,
+               run_sel: int | None) -> None:
+    """Write every stored score of SUITE's board with its provenance: one row per item, metric
+    and profile (plan hash, computing run, pair hash, seed, metric version, value, seconds,
+    status, benchbed version and git commit of the run)."""
+    from benchbed.api import export
+
+    export(suite, fmt, None if out is None or str(out) == "-" else out,  # type: ignore[arg-type]
+           db=ctx.obj["db"], plan=plan_sel, run=run_sel)
+
+
+@main.group(cls=_Group)
+def plugin() -> None:
+    """Write plugins: a new package that passes benchbed's conformance kit."""
+
+
+@plugin.command("new")
+@click.argument("name")
+@click.option("--kind", type=click.Choice(SCAFFOLD_KINDS),
+              default="fuser", show_default=True, help="Plugin kind.")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              show_default=True, help="Folder in which the package folder is created.")
+@click.pass_context
+def plugin_new(ctx: click.Context, name: str, kind: str, out: Path) -> None:
+    """Scaffold a plugin package called NAME: pyproject.toml with the `benchbed` entry point, a
+    module with a working spec, a README and a test that runs benchbed.testing.check_plugin."""
+    from benchbed.scaffold import new_plugin
+
+    made = new_plugin(name, kind, out, taken=set(_registry(ctx).names(kind)))  # type: ignore[arg-type]
+    for path in made.files:
+        click.echo(f"wrote {path}")
+    click.echo(f"next: cd {made.root} && pip install -e . && benchbed list {kind} && "
+               f"python -m pytest")
 
 
 @main.command()
@@ -672,6 +802,101 @@ def _score_folders(ctx: click.Context, a_dir: Path, b_dir: Path, f_dir: Path, ou
     click.echo(f"mean over {len(wide)} images: "
                + ", ".join(f"{m} {v:.6f}" for m, v in means.items()))
 
+
+
+@main.group(cls=_Group)
+def cache() -> None:
+    """Inspect and prune the artifact cache (degraded, restored, fused images, detections)."""
+
+
+_CACHE_DIR = click.option("--cache", "cache_dir", default=None, type=click.Path(path_type=Path),
+                          help="Artifact cache folder (default BENCHBED_CACHE or .benchbed/cache).")
+
+
+def _cache_store(ctx: click.Context):  # type: ignore[no-untyped-def]
+    """The store read-only (the cache commands never write it)."""
+    from benchbed.paths import default_db_url
+    from benchbed.store import open_store
+
+    return open_store(ctx.obj["db"] or default_db_url(), readonly=True)
+
+
+@cache.command("info")
+@_CACHE_DIR
+@click.pass_context
+def cache_info(ctx: click.Context, cache_dir: Path | None) -> None:
+    """Files and bytes per kind (degraded, restored, fused, detections) and how many of them the
+    stored items of the store (--db) name; the rest is what `cache prune --orphans` removes."""
+    from benchbed.cache import human, missing, scan, store_references, summarise
+    from benchbed.paths import cache_root
+
+    root = cache_dir or cache_root()
+    files = scan(root)
+    try:
+        refs = store_references(_cache_store(ctx))
+        note = ""
+    except BenchbedError as exc:
+        refs, note = None, f"note: no item references counted ({exc.message})"
+    rows = summarise(files, refs)
+    click.echo(f"cache {root}: {len(files)} files, {human(sum(f.size for f in files))}")
+    click.echo(f"  {'kind':<12}{'files':>9}{'size':>12}{'referenced':>12}{'ref. size':>12}")
+    for r in rows:
+        click.echo(f"  {r.kind:<12}{r.files:>9}{human(r.bytes):>12}{r.referenced_files:>12}"
+                   f"{human(r.referenced_bytes):>12}")
+    if refs is None:
+        click.echo(note)
+        return
+    used = sum(r.referenced_files for r in rows)
+    click.echo(f"{used} of {len(files)} files are named by the {refs.items} stored items; "
+               f"{len(files) - used} are orphans"
+               + (f"; {missing(files, refs)} named files are not in this cache"
+                  if missing(files, refs) else ""))
+
+
+@cache.command("prune")
+@_CACHE_DIR
+@click.option("--suite", "suites", multiple=True, metavar="NAME",
+              help="Remove the files this suite's stored items name (repeatable); a file a done "
+                   "item of another suite names is kept.")
+@click.option("--older-than", "older_than", type=click.FloatRange(min=0), default=None,
+              metavar="DAYS", help="Only files last written more than DAYS days ago; alone: every "
+                                   "such file no done item names.")
+@click.option("--orphans", is_flag=True,
+              help="Remove the files no stored item names (those written in the last hour are "
+                   "kept: a running suite may be about to store them).")
+@click.option("--dry-run", is_flag=True, help="List what would be removed; remove nothing.")
+@click.pass_context
+def cache_prune(ctx: click.Context, cache_dir: Path | None, suites: tuple[str, ...],
+                older_than: float | None, orphans: bool, dry_run: bool) -> None:
+    """Remove cached artifacts: orphans (--orphans), a suite's (--suite), old ones (--older-than);
+    a file a done item of an unselected suite names is never removed. Prints each file and the
+    bytes freed."""
+    from benchbed.cache import human, plan_prune, remove_files, scan, store_references
+    from benchbed.paths import cache_root
+
+    root = cache_dir or cache_root()
+    refs = store_references(_cache_store(ctx))
+    known = {suite for users in refs.users.values() for suite, _ in users}
+    unknown = [s for s in suites if s not in known]
+    if unknown:
+        raise BenchbedError(f"no stored item of suite(s) {', '.join(unknown)} names a cached file",
+                            fix="check the suite name against `benchbed cache info` and --db")
+    plan = plan_prune(scan(root), refs, suites=suites, orphans=orphans,
+                      older_than_days=older_than)
+    verb = "would remove" if dry_run else "removed"
+    for f in plan.remove:
+        click.echo(f"{verb} {f.path} ({human(f.size)})")
+    if dry_run:
+        count, freed = len(plan.remove), sum(f.size for f in plan.remove)
+    else:
+        count, freed = remove_files(plan.remove)
+    kept = []
+    if plan.kept_done:
+        kept.append(f"{plan.kept_done} named by done items of other suites")
+    if plan.kept_recent:
+        kept.append(f"{plan.kept_recent} orphans written in the last hour")
+    click.echo(f"{verb} {count} files, {human(freed)} {'to free' if dry_run else 'freed'} "
+               f"in {root}" + (f"; kept {', '.join(kept)}" if kept else ""))
 
 if __name__ == "__main__":
     main()

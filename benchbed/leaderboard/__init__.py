@@ -31,10 +31,12 @@ from benchbed.leaderboard.publish import (
 from benchbed.leaderboard.query import (
     CLEAN,
     COND,
+    EXPORT_COLUMNS,
     GROUP,
     KEYS,
     Board,
     detections_frame,
+    export_frame,
     items_frame,
     plan_of,
     plan_versions,
@@ -88,6 +90,7 @@ from benchbed.leaderboard.views import (
 __all__ = [
     "CLEAN",
     "COND",
+    "EXPORT_COLUMNS",
     "GENERATOR_MARK",
     "GROUP",
     "KEYS",
@@ -108,6 +111,7 @@ __all__ = [
     "detection_table",
     "detection_view",
     "detections_frame",
+    "export_frame",
     "filter_frame",
     "format_table",
     "headline_metrics",

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import Connection, and_, case, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchbed.errors import BenchbedError
@@ -124,35 +125,147 @@ def plan_of(sessions: sessionmaker[Session], suite: str, board: Board | None = N
 
 def scores_frame(sessions: sessionmaker[Session], suite: str, board: Board | None = None
                  ) -> pd.DataFrame:
-    """One row per (item, metric) of the suite's board (see :class:`Board`), done items only.
+    """One row per (item, metric) of the suite's board (see :class:`Board`), done items only,
+    ordered by item id, then score id.
 
     Columns: suite, dataset, pair_id, degradation, severity, method, metric, profile, value,
     seconds. A metric scored under several convention profiles in one suite is named
     ``metric[profile]`` so that profiles never mix.
+
+    Read as plain DBAPI tuples, without SQLAlchemy rows: the items once (their text columns),
+    the scores as numbers only (item id, score id, the (metric, profile) pair's index, value),
+    joined and ordered with numpy.
+    """
+    board = resolve_board(sessions, suite, board)
+    wanted = {(m.name, m.profile) for m in plan_of(sessions, suite, board).metrics}
+    done = and_(Item.id.in_(board.item_ids()), Item.status == "done")
+    with sessions() as s:
+        conn = s.connection()
+        if wanted:  # an item shared with another plan version may carry metrics this one does not list
+            pairs = sorted(wanted)
+        else:
+            pairs = sorted((str(m), str(p)) for m, p in _fetch(conn, (
+                select(Score.metric, Score.profile).join(Item, Score.item_id == Item.id)
+                .where(done).distinct())))
+        pair_of = [and_(Score.metric == m, Score.profile == p) for m, p in pairs]
+        # numbers only, in the order of the rows: item id, then score id
+        scores = _fetch_numbers(conn, (
+            select(Score.item_id, case(*((c, i) for i, c in enumerate(pair_of)), else_=-1),
+                   Score.value)
+            .where(Score.item_id.in_(select(Item.id).where(done)), or_(*pair_of))
+            .order_by(Score.item_id, Score.id)), [np.int64, np.intp, np.float64]) if pairs \
+            else None
+        items = _fetch(conn, select(*_ITEM_COLUMNS).where(done).order_by(Item.id)) \
+            if scores is not None and len(scores[0]) else []
+    columns = ["dataset", "pair_id", "degradation", "severity", "method", "metric", "profile",
+               "value", "seconds"]
+    if not items:
+        frame = pd.DataFrame([], columns=columns)
+        frame.insert(0, "suite", suite)
+        frame["value"] = frame["value"].astype(float)
+        return frame
+    item_id, code, value = scores
+    ids = np.fromiter((r[0] for r in items), dtype=np.int64, count=len(items))
+    at = np.minimum(np.searchsorted(ids, item_id), len(ids) - 1)  # the join: each row's item
+    if not np.array_equal(ids[at], item_id):  # not expected (same WHERE, same transaction)
+        keep = ids[at] == item_id
+        code, value, at = code[keep], value[keep], at[keep]
+    present = {pairs[i] for i in np.unique(code)}
+    profiles = {m: len({p for n, p in present if n == m}) for m, _ in present}
+    shown = [f"{m}[{p}]" if profiles.get(m, 0) > 1 else m for m, p in pairs]
+    data: dict[str, Any] = {}
+    for k, col in enumerate(_ITEM_COLUMNS[1:6], start=1):
+        data[str(col.key)] = _text([r[k] for r in items]).take(at)
+    data["metric"] = _text(shown).take(code)
+    data["profile"] = _text([p for _, p in pairs]).take(code)
+    data["value"] = value
+    data["seconds"] = np.asarray([r[6] for r in items], dtype=float)[at]
+    frame = pd.DataFrame({c: data[c] for c in columns})
+    frame.insert(0, "suite", suite)
+    return frame
+
+
+def _text(values: list[Any]) -> Any:
+    """``values`` as the array pandas infers for a column of them (its string dtype)."""
+    return pd.Series(values).array
+
+
+_ITEM_COLUMNS = (Item.id, Item.dataset, Item.pair_id, Item.degradation, Item.severity,
+                 Item.method, Item.seconds)
+
+
+def _execute(conn: Connection, stmt: Any) -> Any:
+    """A raw DBAPI cursor that ran ``stmt``, compiled for the connection's dialect: its rows are
+    the driver's plain tuples, with no SQLAlchemy row objects in between."""
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = compiled.params
+    args: Any = ([params[k] for k in compiled.positiontup] if compiled.positiontup is not None
+                 else params)
+    cursor = conn.connection.cursor()
+    cursor.execute(compiled.string, args)
+    return cursor
+
+
+def _fetch(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
+    """All rows of ``stmt`` as plain tuples."""
+    cursor = _execute(conn, stmt)
+    try:
+        return cursor.fetchall()
+    finally:
+        cursor.close()
+
+
+def _fetch_numbers(conn: Connection, stmt: Any, dtypes: list[type]) -> list[np.ndarray]:
+    """The columns of ``stmt`` (numbers, never NULL) as arrays of ``dtypes``, read straight from
+    the cursor into one structured array."""
+    fields = np.dtype([(f"c{i}", t) for i, t in enumerate(dtypes)])
+    cursor = _execute(conn, stmt)
+    try:
+        arr = np.fromiter(cursor, dtype=fields)
+    finally:
+        cursor.close()
+    return [arr[name] for name in fields.names]
+
+
+EXPORT_COLUMNS = ["suite", "plan_hash", "run_id", "dataset", "pair_id", "pair_hash", "degradation",
+                  "severity", "method", "seed", "metric", "profile", "metric_version", "value",
+                  "seconds", "status", "benchbed_version", "git_commit"]
+"""The columns of :func:`export_frame`, in order."""
+
+
+def export_frame(sessions: sessionmaker[Session], suite: str, board: Board | None = None
+                 ) -> pd.DataFrame:
+    """Every stored score of the suite's board with its provenance: one row per (item, metric,
+    profile), columns :data:`EXPORT_COLUMNS`.
+
+    The scores are those :func:`scores_frame` reads (the metrics of the board's plan), except
+    that ``metric`` is the plain name (the profile has its own column) and items of every status
+    are included. ``plan_hash`` is the board's plan; ``run_id``, ``benchbed_version`` and
+    ``git_commit`` are those of the run that computed (last wrote) the item.
     """
     board = resolve_board(sessions, suite, board)
     wanted = {(m.name, m.profile) for m in plan_of(sessions, suite, board).metrics}
     stmt = (
-        select(Item.dataset, Item.pair_id, Item.degradation, Item.severity, Item.method,
-               Score.metric, Score.profile, Score.value, Item.seconds)
+        select(Item.run_id, Item.dataset, Item.pair_id, Item.pair_hash, Item.degradation,
+               Item.severity, Item.method, Item.seed, Score.metric, Score.profile, Score.version,
+               Score.value, Item.seconds, Item.status, Run.benchbed_version, Run.git_commit)
         .join(Score, Score.item_id == Item.id)
-        .where(Item.id.in_(board.item_ids()), Item.status == "done")
+        .join(Run, Run.id == Item.run_id)
+        .where(Item.id.in_(board.item_ids()))
+        .order_by(Item.dataset, Item.pair_id, Item.degradation, Item.severity, Item.method,
+                  Score.metric, Score.profile)
     )
-    if wanted:  # an item shared with another plan version may carry metrics this one does not list
+    if wanted:  # as in scores_frame: a shared item may carry metrics this plan does not list
         stmt = stmt.where(or_(*(and_(Score.metric == m, Score.profile == p) for m, p in wanted)))
     with sessions() as s:
         rows = s.execute(stmt).all()
-    frame = pd.DataFrame(rows, columns=["dataset", "pair_id", "degradation", "severity", "method",
-                                        "metric", "profile", "value", "seconds"])
+    frame = pd.DataFrame(rows, columns=[c for c in EXPORT_COLUMNS if c not in ("suite",
+                                                                                "plan_hash")])
+    frame.insert(0, "plan_hash", board.plan_hash)
     frame.insert(0, "suite", suite)
-    if not frame.empty:
-        profiles = frame.groupby("metric")["profile"].nunique()
-        multi = set(profiles[profiles > 1].index)
-        if multi:
-            frame["metric"] = [f"{m}[{p}]" if m in multi else m
-                               for m, p in zip(frame.metric, frame.profile)]
     frame["value"] = frame["value"].astype(float)
-    return frame
+    frame["git_commit"] = frame["git_commit"].fillna("unknown")
+    return frame[EXPORT_COLUMNS]
 
 
 def items_frame(sessions: sessionmaker[Session], suite: str, board: Board | None = None
