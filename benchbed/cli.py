@@ -21,6 +21,9 @@ _GLOBAL_OPTIONS: list[tuple[tuple[str, ...], dict[str, Any]]] = [
     (("--db",), {
         "default": None, "metavar": "URL",
         "help": "SQLAlchemy URL of the store (default BENCHBED_DB or sqlite:///benchbed.db)."}),
+    (("--cache", "cache"), {
+        "default": None, "metavar": "DIR",
+        "help": "Artifact cache folder (default BENCHBED_CACHE or .benchbed/cache)."}),
 ]
 """Options of the main group that every command also takes after its name (``benchbed run S
 --db URL`` = ``benchbed --db URL run S``): a --db given after the name wins, --plugin modules
@@ -56,8 +59,9 @@ class _Command(click.Command):
         if given.get("plugins"):
             ctx.obj["plugins"] = tuple(dict.fromkeys((*ctx.obj.get("plugins", ()),
                                                       *given["plugins"])))
-        if given.get("db") is not None:
-            ctx.obj["db"] = given["db"]
+        for key in ("db", "cache"):
+            if given.get(key) is not None:
+                ctx.obj[key] = given[key]
         return super().invoke(ctx)
 
 
@@ -77,6 +81,14 @@ class _Group(click.Group):
             click.echo("interrupted: finished items are stored; rerun the command to resume",
                        err=True)
             sys.exit(130)
+
+
+def _cache_dir(ctx: click.Context, own: str | Path | None = None) -> Path:
+    """The artifact cache: the command's own --cache, else the global one, else the default."""
+    from benchbed.paths import cache_root
+
+    chosen = own or (ctx.obj or {}).get("cache")
+    return Path(chosen) if chosen else cache_root()
 
 
 def _registry(ctx: click.Context):  # type: ignore[no-untyped-def]
@@ -132,12 +144,12 @@ def _set_log_level(ctx: click.Context, verbose: int, quiet: bool) -> None:
 @click.option("-q", "--quiet", is_flag=True, help="Log errors only (no warnings or notes).")
 @click.version_option(package_name="benchbed")
 @click.pass_context
-def main(ctx: click.Context, plugins: tuple[str, ...], db: str | None, verbose: int,
-         quiet: bool) -> None:
+def main(ctx: click.Context, plugins: tuple[str, ...], db: str | None, cache: str | None,
+         verbose: int, quiet: bool) -> None:
     """benchbed: benchmark image fusion under degradation."""
     from benchbed.memory import tune_allocator
     tune_allocator()  # large arrays from the heap, not a fresh zero-filled mmap each (glibc only)
-    ctx.obj = {"plugins": plugins, "db": db}
+    ctx.obj = {"plugins": plugins, "db": db, "cache": cache}
     _set_log_level(ctx, verbose, quiet)
 
 
@@ -255,7 +267,6 @@ def _set_max_pixels(value: int | None) -> None:
 def validate(ctx: click.Context, suite: Path, max_pixels: int | None) -> None:
     """Check SUITE against the schema, the registry and the environment (weights, cache, the
     datasets' pairs and image sizes) without running anything."""
-    from benchbed.paths import cache_root
 
     _set_max_pixels(max_pixels)
     from benchbed.errors import DataRootError
@@ -263,7 +274,7 @@ def validate(ctx: click.Context, suite: Path, max_pixels: int | None) -> None:
     from benchbed.suites import load_plan
 
     plan = load_plan(suite, _registry(ctx))
-    preflight(plan, _registry(ctx), cache_dir=cache_root())
+    preflight(plan, _registry(ctx), cache_dir=_cache_dir(ctx))
     try:  # empty datasets and oversized images are errors; a missing data root only a note
         n: int | None = len(enumerate_items(plan, _registry(ctx)))
         note = ""
@@ -300,7 +311,6 @@ def run(ctx: click.Context, suite: Path, limit: int | None, workers: int, overwr
         device: str, executor: str, scheduler: str | None, cache_dir: str | None,
         timeout: float | None, max_pixels: int | None, no_progress: bool, show: bool) -> None:
     """Run SUITE: compute what the store does not hold yet, then print the leaderboard."""
-    from benchbed.paths import cache_root
     from benchbed.runner import make_executor, run_plan
     from benchbed.suites import load_plan
 
@@ -308,7 +318,7 @@ def run(ctx: click.Context, suite: Path, limit: int | None, workers: int, overwr
     reg = _registry(ctx)
     plan = load_plan(suite, reg)
     sessions = _sessions(ctx)
-    summary = run_plan(plan, reg, sessions, cache_dir=cache_dir or cache_root(), limit=limit,
+    summary = run_plan(plan, reg, sessions, cache_dir=_cache_dir(ctx, cache_dir), limit=limit,
                        workers=workers, overwrite=overwrite, device=device,  # type: ignore[arg-type]
                        plugin_modules=tuple(ctx.obj["plugins"]), progress=not no_progress,
                        echo=click.echo, executor=make_executor(workers, executor, scheduler),
@@ -526,7 +536,6 @@ def leaderboard_publish(ctx: click.Context, suites: tuple[str, ...], out: Path,
     import time
 
     from benchbed.leaderboard import build_context, publish, stored_suites
-    from benchbed.paths import cache_root
 
     reg = _registry(ctx)
     sessions = _sessions(ctx)
@@ -544,7 +553,7 @@ def leaderboard_publish(ctx: click.Context, suites: tuple[str, ...], out: Path,
     for suite in names:
         t0 = time.perf_counter()
         try:
-            context = build_context(sessions, suite, reg, cache_dir=cache_dir or cache_root(),
+            context = build_context(sessions, suite, reg, cache_dir=_cache_dir(ctx, cache_dir),
                                     n_boot=n_boot, seed=seed, examples=examples, note=note,
                                     board=_board(ctx, suite))
         except BenchbedError as exc:
@@ -828,9 +837,8 @@ def cache_info(ctx: click.Context, cache_dir: Path | None) -> None:
     """Files and bytes per kind (degraded, restored, fused, detections) and how many of them the
     stored items of the store (--db) name; the rest is what `cache prune --orphans` removes."""
     from benchbed.cache import human, missing, scan, store_references, summarise
-    from benchbed.paths import cache_root
 
-    root = cache_dir or cache_root()
+    root = _cache_dir(ctx, cache_dir)
     files = scan(root)
     try:
         refs = store_references(_cache_store(ctx))
@@ -872,9 +880,8 @@ def cache_prune(ctx: click.Context, cache_dir: Path | None, suites: tuple[str, .
     a file a done item of an unselected suite names is never removed. Prints each file and the
     bytes freed."""
     from benchbed.cache import human, plan_prune, remove_files, scan, store_references
-    from benchbed.paths import cache_root
 
-    root = cache_dir or cache_root()
+    root = _cache_dir(ctx, cache_dir)
     refs = store_references(_cache_store(ctx))
     known = {suite for users in refs.users.values() for suite, _ in users}
     unknown = [s for s in suites if s not in known]

@@ -170,3 +170,17 @@ def test_progress_is_log_lines_off_a_terminal(workdir: Path) -> None:
     res = _cli(["run", "conv.yaml", "--no-show"])  # CliRunner's streams are not terminals
     assert "progress: 1/1 items (100%), 0 failed" in res.output
     assert "\r" not in res.output
+
+
+def test_cache_before_or_after_the_command_name(workdir: Path) -> None:
+    """`benchbed --cache DIR run S` and `benchbed run S --cache DIR` put the artifacts in DIR;
+    `cache info --cache DIR` reads it."""
+    (workdir / "conv.yaml").write_text(SUITE)
+    before, after = workdir / "c-before", workdir / "c-after"
+    _cli(["--cache", str(before), "run", "conv.yaml", "--no-progress", "--no-show"])
+    assert list(before.rglob("*.png")) and not (workdir / "cache").exists()
+    _cli(["run", "conv.yaml", "--no-progress", "--no-show", "--overwrite", "always",
+          "--cache", str(after)])
+    assert list(after.rglob("*.png"))
+    info = _cli(["cache", "info", "--cache", str(before)]).output
+    assert str(before) in info
