@@ -9,7 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 VENV=${VENV:-$ROOT/.venv}
-WORK=${WORK:-$(mktemp -d)}
+# the tour runs in a scratch folder WORK whose ../shared is this checkout's ../shared (the
+# README's commands use paths relative to a clone that sits next to shared/)
+WORK=${WORK:-$(mktemp -d)/tour}
+mkdir -p "$WORK"
+[ -e "$WORK/../shared" ] || ln -s "$(cd "$ROOT/.." && pwd)/shared" "$WORK/../shared"
 export PATH="$VENV/bin:$PATH"
 export BENCHBED_DATA=${BENCHBED_DATA:-$ROOT/../shared/datasets}
 export BENCHBED_WEIGHTS=${BENCHBED_WEIGHTS:-$ROOT/../shared/weights}
