@@ -754,6 +754,7 @@ def score(ctx: click.Context, a: Path | None, b: Path | None, f: Path | None,
         return
     if not all((a, b, f)):
         raise click.UsageError("give A B F (three images), or --ir DIR --vi DIR --fused DIR")
+    from benchbed.imaging import read_image
     from benchbed.metrics import compute_many
 
     reg = _registry(ctx)
@@ -763,12 +764,13 @@ def score(ctx: click.Context, a: Path | None, b: Path | None, f: Path | None,
         if profile not in known:
             raise BenchbedError(f"no selected metric has the profile {profile!r}",
                                 fix=f"use one of {known} (names are case-sensitive)")
-    compute_many([], a, b, f, registry=reg, strict_profile=False)  # readable, one size
+    images = [read_image(p) for p in (a, b, f)]  # decoded once, not once per metric
+    compute_many([], *images, registry=reg, strict_profile=False)  # one size
     values: dict[str, float | None] = {}
     errors: dict[str, str] = {}
     for n in chosen:
         try:  # one metric's failure must not hide the others
-            values[n] = compute_many([n], a, b, f, profile=profile, registry=reg,
+            values[n] = compute_many([n], *images, profile=profile, registry=reg,
                                      strict_profile=False)[n]
         except Exception as exc:
             values[n] = None

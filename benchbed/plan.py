@@ -162,12 +162,16 @@ class Method:
     def as_dict(self) -> dict[str, Any]:
         """JSON form (``kind`` is kept for readers but, being derived, not in the plan hash)."""
         out: dict[str, Any] = {**self.identity(), "label": self.label, "kind": self.kind}
-        if self.source:
-            out["source"] = self.source
         if self.folder:
             out["fused"] = {"folder": self.folder, "digest": self.digest}
         if self.degradations is not None:
             out["degradations"] = list(self.degradations)
+        return out
+
+    def hashed_dict(self) -> dict[str, Any]:
+        """The JSON form the plan hash has always seen: without the derived ``kind``."""
+        out = self.as_dict()
+        out.pop("kind")
         return out
 
     @classmethod
@@ -268,9 +272,7 @@ class DetectionReference:
         if self.source:
             return {"label": self.label, "source": self.source}
         assert self.method is not None
-        return {"label": self.label, "method": self.method.identity() | {"label": self.method.label}
-                | ({"degradations": list(self.method.degradations)}
-                   if self.method.degradations is not None else {})}
+        return {"label": self.label, "method": self.method.hashed_dict()}
 
 
 @dataclass(frozen=True)
@@ -315,7 +317,7 @@ class DetectionConfig:
             "conf": self.conf, "reference_conf": self.reference_conf,
             "classes": list(self.classes) if self.classes else None,
             "class_map": {k: list(v) for k, v in self.class_map.items()},
-            "single_modality": [_single_dict(m) for m in self.single_modality],
+            "single_modality": [m.hashed_dict() for m in self.single_modality],
             "labels": self.labels,
         }
         if with_key:
@@ -341,14 +343,8 @@ class DetectionConfig:
             classes=tuple(d["classes"]) if d.get("classes") else None)
 
 
-def _single_dict(m: SourceMethod) -> dict[str, Any]:
-    return {"source": m.source, "restore": ({k: r.as_dict() for k, r in m.restore.items()}
-                                            if m.restore else None),
-            "fuse": None, "label": m.label}
-
-
 def _single_from(d: Mapping[str, Any]) -> SourceMethod:
-    method = Method.from_dict({**d, "source": d["source"]})
+    method = Method.from_dict(d)
     assert isinstance(method, SourceMethod)
     return method
 
@@ -377,7 +373,7 @@ class Plan:
             "references": self.references,
             "datasets": [d.as_dict() for d in self.datasets],
             "degradations": [d.as_dict() for d in self.degradations],
-            "methods": [_hashed_method(m) for m in self.methods],
+            "methods": [m.hashed_dict() for m in self.methods],
             "metrics": [m.as_dict() for m in self.metrics],
             "detection": self.detection.as_dict() if self.detection else None,
         }
@@ -418,10 +414,3 @@ class Plan:
             metrics=tuple(MetricRef.from_dict(x) for x in d.get("metrics", [])),
             detection=DetectionConfig.from_dict(d["detection"]) if d.get("detection") else None,
             primary=tuple(d.get("primary") or ()), description=str(d.get("description") or ""))
-
-
-def _hashed_method(m: Method) -> dict[str, Any]:
-    """A method as the plan hash has always seen it (its ``kind`` is derived, so left out)."""
-    out = m.as_dict()
-    out.pop("kind")
-    return out
