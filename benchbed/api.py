@@ -185,13 +185,12 @@ def score(a: Any, b: Any, f: Any, metrics: Iterable[str] | None = None,
 
 def matched_names(a_dir: Path, b_dir: Path, f_dir: Path) -> list[tuple[str, Path, Path, Path]]:
     """(stem, a, b, f) for every fused image whose two sources exist (by file stem)."""
-    from benchbed.imaging import IMAGE_EXTS
+    from benchbed.imaging import image_files
 
     def images(folder: Path) -> dict[str, Path]:
         if not folder.is_dir():
             raise DataError(f"folder {folder} does not exist", fix="check the path")
-        return {p.stem: p for p in sorted(folder.iterdir())
-                if p.suffix.lower() in IMAGE_EXTS and p.is_file() and not p.name.startswith(".")}
+        return {p.stem: p for p in image_files(folder)}
 
     fa, fb, ff = images(Path(a_dir)), images(Path(b_dir)), images(Path(f_dir))
     if not ff:

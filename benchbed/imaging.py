@@ -59,6 +59,12 @@ IMAGE_EXTS: tuple[str, ...] = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 """The image formats read_image accepts (by suffix, case-insensitive)."""
 
 
+def image_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """The image files directly inside ``folder`` (supported suffixes, no hidden files), sorted."""
+    return sorted(p for p in Path(folder).iterdir()
+                  if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".") and p.is_file())
+
+
 def file_digest(path: str | os.PathLike[str]) -> str:
     """sha256 of a file's bytes (what a folder of images made elsewhere is identified by)."""
     h = hashlib.sha256()

@@ -657,7 +657,7 @@ def _precomputed(entry: dict[str, Any], where: str, origin: str | None,
     made elsewhere, scored under exactly one condition the images can belong to (a clean or a
     dataset-given degradation: a synthetic one's random realisation would not be the one the
     images were fused from). Its identity is the digest of the folder's images."""
-    from benchbed.imaging import IMAGE_EXTS, file_digest
+    from benchbed.imaging import IMAGE_EXTS, file_digest, image_files
 
     base = Path(origin.rsplit(":", 1)[0]).parent if origin else Path.cwd()
     folder = Path(entry["fused"]).expanduser()
@@ -666,8 +666,7 @@ def _precomputed(entry: dict[str, Any], where: str, origin: str | None,
         raise SuiteError(f"{where}: fused folder {folder} does not exist",
                          fix="give the folder of one method's fused images (e.g. VIFB's "
                              "fused_images/METHOD), relative to the suite file")
-    files = sorted(p for p in folder.iterdir()
-                   if p.suffix.lower() in IMAGE_EXTS and p.is_file() and not p.name.startswith("."))
+    files = image_files(folder)
     if not files:
         raise SuiteError(f"{where}: fused folder {folder} holds no images",
                          fix=f"put one image per pair id there ({', '.join(IMAGE_EXTS)})")

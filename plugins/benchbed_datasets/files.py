@@ -10,7 +10,7 @@ from PIL import Image as PILImage
 from PIL import UnidentifiedImageError
 
 from benchbed import DataError, Pair
-from benchbed.imaging import IMAGE_EXTS, read_image, resize
+from benchbed.imaging import IMAGE_EXTS, image_files, read_image, resize
 
 RESIZE_POLICIES: tuple[str, ...] = ("a-to-b", "b-to-a")
 
@@ -29,11 +29,7 @@ def check_resize(policy: str | None) -> str | None:
 
 def list_stems(folder: Path) -> set[str]:
     """Names (file stems) of the images directly inside ``folder``."""
-    return {
-        p.stem
-        for p in folder.iterdir()
-        if p.suffix.lower() in IMAGE_EXTS and not p.name.startswith(".") and p.is_file()
-    }
+    return {p.stem for p in image_files(folder)}
 
 
 _NAME_FIX = "name pairs by their file name only (no '/', '..' or links that leave the folder)"
