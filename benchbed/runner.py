@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 import socket
@@ -9,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
@@ -27,6 +28,7 @@ import benchbed.work as work
 from benchbed.detection.worker import check_detection
 from benchbed.errors import BenchbedError, DataError
 from benchbed.imaging import RANGE_TOLERANCE, check_size, content_hash
+from benchbed.leases import Leases, stored_since
 from benchbed.memory import tune_allocator
 from benchbed.plan import Plan, PluginRef, PrecomputedMethod
 from benchbed.registry import Registry
@@ -56,15 +58,19 @@ _PACKAGES = ("numpy", "scipy", "pillow", "torch", "pandas", "sqlalchemy", "pywav
 class Executor(Protocol):
     """Runs groups of items and yields results as they finish."""
 
-    def run(self, ctx: RunContext, groups: list[list[WorkItem]]) -> Iterator[ItemResult]:
-        """Yield one ItemResult per item, in completion order."""
+    def run(self, ctx: RunContext, groups: Iterable[list[WorkItem]]) -> Iterator[ItemResult]:
+        """Yield one ItemResult per item, in completion order.
+
+        ``groups`` is consumed lazily, at most a few groups ahead of the workers: taking a group
+        from it is what claims its items (``benchbed.leases``).
+        """
 
 
 class InProcessExecutor:
     """Default: compute in this process, yielding each item as soon as it is done (torch pinned to
     one thread, as in the pool's workers; the caller's settings are restored afterwards)."""
 
-    def run(self, ctx: RunContext, groups: list[list[WorkItem]]) -> Iterator[ItemResult]:
+    def run(self, ctx: RunContext, groups: Iterable[list[WorkItem]]) -> Iterator[ItemResult]:
         """Compute groups one by one."""
         saved_env = {k: os.environ.get(k) for k in THREAD_ENV}
         os.environ.update(THREAD_ENV)  # a torch imported by a plugin during the run starts at 1
@@ -149,8 +155,8 @@ class ProcessPoolExecutor:
     def __init__(self, workers: int) -> None:
         self.workers = workers
 
-    def run(self, ctx: RunContext, groups: list[list[WorkItem]]) -> Iterator[ItemResult]:
-        """Submit every group and yield results as groups complete."""
+    def run(self, ctx: RunContext, groups: Iterable[list[WorkItem]]) -> Iterator[ItemResult]:
+        """Keep every worker busy with one group queued behind it; yield results as groups complete."""
         import concurrent.futures as cf
         import multiprocessing as mp
 
@@ -160,10 +166,24 @@ class ProcessPoolExecutor:
             max_workers=self.workers, mp_context=mp.get_context("spawn"),
             initializer=_init_worker, initargs=(env, os.getpid()),
         )
+        source = iter(groups)
+        in_flight: set[cf.Future] = set()
+
+        def fill() -> None:
+            while len(in_flight) < 2 * self.workers:
+                group = next(source, None)
+                if group is None:
+                    return
+                in_flight.add(pool.submit(_run_group_list, ctx, group))
+
         try:
-            futures = [pool.submit(_run_group_list, ctx, g) for g in groups]
-            for fut in cf.as_completed(futures):
-                yield from fut.result()
+            fill()
+            while in_flight:
+                done, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
+                in_flight.difference_update(done)
+                fill()  # before the results are stored, so no worker idles meanwhile
+                for fut in done:
+                    yield from fut.result()
         finally:
             # an interrupted or failed run does not wait for the groups still queued
             pool.shutdown(wait=True, cancel_futures=True)
@@ -181,8 +201,9 @@ class DaskExecutor:
         self.scheduler = scheduler
         self.processes = processes
 
-    def run(self, ctx: RunContext, groups: list[list[WorkItem]]) -> Iterator[ItemResult]:
-        """Submit every group and yield results as they complete."""
+    def run(self, ctx: RunContext, groups: Iterable[list[WorkItem]]) -> Iterator[ItemResult]:
+        """Keep each worker thread busy with one group queued behind it; yield results as they
+        complete."""
         try:
             from distributed import Client, LocalCluster, as_completed
         except ImportError as exc:
@@ -195,8 +216,16 @@ class DaskExecutor:
                                    processes=self.processes, dashboard_address=None)
             client = Client(cluster)
         try:
-            futures = [client.submit(_run_group_list, ctx, g, pure=False) for g in groups]
-            for fut in as_completed(futures):
+            slots = 2 * max(1, sum(w.get("nthreads", 1) for w in
+                                   client.scheduler_info().get("workers", {}).values()))
+            source = iter(groups)
+            started = [client.submit(_run_group_list, ctx, g, pure=False)
+                       for g in itertools.islice(source, slots)]
+            pending = as_completed(started)
+            for fut in pending:
+                group = next(source, None)
+                if group is not None:
+                    pending.add(client.submit(_run_group_list, ctx, group, pure=False))
                 yield from fut.result()
         finally:
             client.close()
@@ -321,6 +350,8 @@ class RunSummary:
     computed: int = 0
     skipped: int = 0
     failed: int = 0
+    by_others: int = 0
+    """Items another run of the suite computed while this one ran (it held their leases)."""
     counters: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     failures: list[tuple[str, str]] = field(default_factory=list)
 
@@ -329,7 +360,9 @@ class RunSummary:
         c = self.counters
         out = [
             f"items: {self.total} planned, {self.computed} computed, {self.skipped} skipped "
-            f"(already in the store), {self.failed} failed",
+            f"(already in the store), "
+            + (f"{self.by_others} computed by other runs, " if self.by_others else "")
+            + f"{self.failed} failed",
             f"restorations: {c['restorations_computed']} computed, "
             f"{c['restorations_reused']} reused; fusions: {c['fusions_computed']} computed, "
             f"{c['fusions_reused']} reused"
@@ -496,6 +529,70 @@ class _Progress:
             self.bar.close()
 
 
+class _Dispatch:
+    """Which pending groups this run computes: each group's items are claimed right before the
+    group goes to a worker; items another live run holds are deferred and waited for at the end
+    (linked once their owner stores them, computed here if their owner dies)."""
+
+    def __init__(self, sessions: sessionmaker[Session], suite: str, run_id: int, since: datetime,
+                 leases: Leases, summary: RunSummary, progress: _Progress) -> None:
+        self.sessions, self.suite, self.run_id, self.since = sessions, suite, run_id, since
+        self.leases, self.summary, self.progress = leases, summary, progress
+        self.deferred: list[WorkItem] = []
+        self.poll_s = min(2.0, leases.ttl / 4)
+
+    def _link_stored(self, items: list[WorkItem]) -> list[WorkItem]:
+        """Link and count the items another run stored since this one began; the others."""
+        if not items:
+            return items
+        with self.sessions.begin() as s:
+            stored = stored_since(s, self.suite, [i.key for i in items], self.since)
+            for item_id, _ in stored.values():
+                if s.get(RunItem, (self.run_id, item_id)) is None:
+                    s.add(RunItem(run_id=self.run_id, item_id=item_id))
+            if stored:
+                self.leases.release_in(s, stored)
+        for item in items:
+            if item.key in stored:
+                status = stored[item.key][1]
+                self.summary.by_others += 1
+                if status == "failed":
+                    self.summary.failed += 1
+                self.progress.done(f"{item_label(item)} (by another run)", status)
+        return [i for i in items if i.key not in stored]
+
+    def claimed(self, groups: list[list[WorkItem]]) -> Iterator[list[WorkItem]]:
+        """Yield the part of each group this run now holds; the rest waits in ``deferred``."""
+        self.deferred = []
+        for group in groups:
+            held = self.leases.claim([i.key for i in group])
+            # checked after claiming: an owner drops its lease in the transaction that stores the
+            # item, so a lease we got is either fresh or its item is already visible here
+            mine = self._link_stored([i for i in group if i.key in held])
+            self.deferred += [i for i in group if i.key not in held]
+            if mine:
+                yield mine
+
+    def wait_for_others(self, echo: Callable[[str], None]) -> list[list[WorkItem]]:
+        """Wait until each deferred item is stored by its owner or free to take; groups to compute."""
+        waiting, told = self.deferred, False
+        while waiting:
+            waiting = self._link_stored(waiting)
+            free = {i.key for i in waiting} - self.leases.busy([i.key for i in waiting])
+            if free:
+                groups: dict[tuple, list[WorkItem]] = defaultdict(list)
+                for item in waiting:
+                    groups[item.group].append(item)
+                return list(groups.values())
+            if waiting and not told:
+                echo(f"waiting for {len(waiting)} item(s) that another run is computing")
+                told = True
+            if waiting:
+                time.sleep(self.poll_s)
+                mark_stale_runs(self.sessions)  # an owner killed on this host frees its leases
+        return []
+
+
 def run_plan(
     plan: Plan,
     registry: Registry,
@@ -511,10 +608,13 @@ def run_plan(
     echo: Callable[[str], None] = print,
     executor: Executor | None = None,
     timeout: float | None = None,
+    lease_s: float | None = None,
 ) -> RunSummary:
     """Run every item of ``plan`` that the store does not already hold; resume by default.
 
     ``timeout``: seconds one item may take before it is stored as failed and the run goes on.
+    Concurrent runs of the plan on one store split its items (see ``benchbed.leases``;
+    ``lease_s``: how long a claim lasts unrenewed, default ``BENCHBED_LEASE_SECONDS`` or 300).
     """
     if timeout is not None and isinstance(executor, DaskExecutor):
         raise BenchbedError("--timeout works with the local executor only (Dask runs items in "
@@ -588,14 +688,19 @@ def run_plan(
     progress_bar = _Progress(len(todo), enabled=progress and bool(todo), echo=echo)
     completed = False
     runner = executor or make_executor(workers)
+    leases = Leases(sessions, plan.name, run_id, lease_s)
+    dispatch = _Dispatch(sessions, plan.name, run_id, now, leases, summary, progress_bar)
+    pending = list(groups.values())
     try:
-        with progress_bar.in_flight(runner):
-            for result in runner.run(ctx, list(groups.values())):
-                item = by_key[result.key]
-                _write(sessions, plan.name, run_id, item, result, overwrite, summary)
-                for k, v in result.counters.items():
-                    summary.counters[k] += v
-                progress_bar.done(item_label(item), result.status)
+        with leases.kept(), progress_bar.in_flight(runner):
+            while pending:
+                for result in runner.run(ctx, dispatch.claimed(pending)):
+                    item = by_key[result.key]
+                    _write(sessions, plan.name, run_id, item, result, overwrite, summary, leases)
+                    for k, v in result.counters.items():
+                        summary.counters[k] += v
+                    progress_bar.done(item_label(item), result.status)
+                pending = dispatch.wait_for_others(echo)
         completed = True
     finally:
         progress_bar.close()
@@ -604,7 +709,7 @@ def run_plan(
             run_row.finished_at = datetime.now(timezone.utc).replace(tzinfo=None)
             run_row.status = "finished" if completed else "interrupted"
             run_row.n_computed = summary.computed
-            run_row.n_skipped = summary.skipped
+            run_row.n_skipped = summary.skipped + summary.by_others
             run_row.n_failed = summary.failed
     return summary
 
@@ -630,8 +735,9 @@ def _plugins_of(plan: Plan) -> Iterator[tuple[Kind, PluginRef]]:
 
 
 def _write(sessions: sessionmaker[Session], suite: str, run_id: int, item: WorkItem,
-           result: ItemResult, overwrite: Overwrite, summary: RunSummary) -> None:
-    """Store one finished item (row, scores, run link) in a single transaction."""
+           result: ItemResult, overwrite: Overwrite, summary: RunSummary,
+           leases: Leases | None = None) -> None:
+    """Store one finished item (row, scores, run link) and drop its lease, in one transaction."""
     now = datetime.now(timezone.utc).replace(tzinfo=None)
     fields = dict(
         run_id=run_id, dataset=item.dataset.name, pair_id=item.pair_id,
@@ -682,14 +788,19 @@ def _write(sessions: sessionmaker[Session], suite: str, run_id: int, item: WorkI
                 s.add(Detection(item_id=row.id, **d))
             if s.get(RunItem, (run_id, row.id)) is None:
                 s.add(RunItem(run_id=run_id, item_id=row.id))
+            if leases is not None:
+                leases.release_in(s, [item.key])
     except IntegrityError:
-        # another run stored this item between our check and our write: keep theirs
-        summary.skipped += 1
+        # another run stored this item between our check and our write (it took over a lease
+        # it believed dead): keep theirs
+        summary.by_others += 1
         with sessions.begin() as s:
             row = s.execute(select(Item).where(Item.suite == suite, Item.item_key == item.key)
                             ).scalar_one()
             if s.get(RunItem, (run_id, row.id)) is None:
                 s.add(RunItem(run_id=run_id, item_id=row.id))
+            if leases is not None:
+                leases.release_in(s, [item.key])
         return
     if result.status == "done":
         summary.computed += 1

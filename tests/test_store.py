@@ -1,27 +1,23 @@
 """The store on SQLite and on a real PostgreSQL: migrations from empty, 64-bit seeds, three
 concurrent first uses, percent-encoded passwords, identical numbers; read-only SQLite stores.
 
-The PostgreSQL cluster is a throwaway one started for this module (initdb + pg_ctl on
+The PostgreSQL cluster is a throwaway one started once per test session (conftest: initdb + pg_ctl on
 127.0.0.1, run as an unprivileged user when the tests run as root); where it cannot start the
 PostgreSQL cases skip with the reason.
 """
 
 from __future__ import annotations
 
-import glob
 import os
-import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
 import textwrap
-import uuid
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from conftest import PgCluster, free_port
 from sqlalchemy import select, update
 
 from benchbed.store import open_store
@@ -38,87 +34,9 @@ SUITE = textwrap.dedent("""
 """)
 
 
-def _bin(name: str) -> str | None:
-    return shutil.which(name) or next(iter(sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))),
-                                      None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class _Cluster:
-    """A throwaway PostgreSQL cluster: superuser over its socket, passwords over TCP."""
-
-    def __init__(self, root: Path) -> None:
-        self.root, self.data, self.sock = root, root / "data", root / "sock"
-        self.port = _free_port()
-        self.prefix = ["runuser", "-u", "nobody", "--"] if os.geteuid() == 0 else []
-
-    def _run(self, *cmd: str) -> None:
-        out = subprocess.run([*self.prefix, *cmd], capture_output=True, text=True, timeout=120,
-                             cwd=self.root)  # the checkout may be unreadable to that user
-        if out.returncode != 0:
-            raise RuntimeError(f"{' '.join(cmd)} failed: {out.stderr.strip()[-300:]}")
-
-    def start(self) -> None:
-        self.sock.mkdir(parents=True)
-        if self.prefix:
-            shutil.chown(self.root, "nobody")
-            shutil.chown(self.sock, "nobody")
-        initdb, pg_ctl = _bin("initdb"), _bin("pg_ctl")
-        if not initdb or not pg_ctl:
-            raise RuntimeError("initdb/pg_ctl not found (apt-get install postgresql)")
-        self._run(initdb, "-D", str(self.data), "-U", "bench", "--auth-local=trust",
-                  "--auth-host=scram-sha-256", "-E", "UTF8", "--no-instructions")
-        self._run(pg_ctl, "-D", str(self.data), "-l", str(self.root / "log"), "-w", "-o",
-                  f"-p {self.port} -k {self.sock} -h 127.0.0.1 -F", "start")
-
-    def stop(self) -> None:
-        pg_ctl = _bin("pg_ctl")
-        if pg_ctl and self.data.exists():
-            subprocess.run([*self.prefix, pg_ctl, "-D", str(self.data), "-m", "immediate", "stop"],
-                           capture_output=True, timeout=60, cwd=self.root)
-
-    def admin(self, sql: str) -> None:
-        import psycopg
-
-        with psycopg.connect(host=str(self.sock), port=self.port, user="bench", dbname="postgres",
-                             autocommit=True) as con:
-            con.execute(sql)
-
-    def new_database(self) -> str:
-        name = f"b{uuid.uuid4().hex[:10]}"
-        self.admin(f'CREATE DATABASE "{name}"')
-        return f"postgresql+psycopg://bench@/{name}?host={self.sock}&port={self.port}"
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[_Cluster]:
-    pytest.importorskip("psycopg", reason="psycopg not installed (pip install 'benchbed[postgres]')")
-    import tempfile
-
-    root = Path(tempfile.mkdtemp(prefix="benchbed-pg-"))  # not under pytest's 0700 tmp root:
-    root.chmod(0o755)                                     # the server runs as another user
-    c = _Cluster(root)
-    try:
-        c.start()
-    except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
-        c.stop()
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"PostgreSQL could not start here: {exc}")
-    yield c
-    c.stop()
-    shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'store.db'}"
-    return request.getfixturevalue("cluster").new_database()
+@pytest.fixture
+def url(store_url: str) -> str:
+    return store_url
 
 
 def _alembic_revision(url: str) -> str:
@@ -159,7 +77,7 @@ def test_three_concurrent_first_uses_all_succeed(url: str, trial: int) -> None:
     assert _alembic_revision(url) == head_revision()
 
 
-def test_a_percent_encoded_password_works(cluster: _Cluster) -> None:
+def test_a_percent_encoded_password_works(cluster: PgCluster) -> None:
     db = cluster.new_database().split("@/", 1)[1].split("?")[0]
     cluster.admin("CREATE ROLE pct LOGIN SUPERUSER PASSWORD 'p@ss%w'")
     url = f"postgresql+psycopg://pct:p%40ss%25w@127.0.0.1:{cluster.port}/{db}"
@@ -171,7 +89,7 @@ def test_unreachable_server_and_missing_driver_are_one_line(tmp_path: Path) -> N
     from benchbed.errors import BenchbedError
 
     with pytest.raises(BenchbedError) as err:
-        open_store(f"postgresql+psycopg://u:secret@127.0.0.1:{_free_port()}/x")
+        open_store(f"postgresql+psycopg://u:secret@127.0.0.1:{free_port()}/x")
     assert "secret" not in str(err.value) and "fix:" in str(err.value)
     with pytest.raises(BenchbedError, match=r"driver"):
         open_store("postgresql+nosuchdriver://u@127.0.0.1/x")
@@ -196,7 +114,7 @@ def test_db_upgrade_brings_a_store_to_head_and_masks_the_password(url: str) -> N
     res = CliRunner().invoke(main, ["--db", url, "db", "upgrade"])
     assert res.exit_code == 0 and res.output.strip().endswith(f"at revision {head_revision()}")
     assert _alembic_revision(url) == head_revision()
-    bad = CliRunner().invoke(main, ["--db", f"postgresql+psycopg://u:secret@127.0.0.1:{_free_port()}"
+    bad = CliRunner().invoke(main, ["--db", f"postgresql+psycopg://u:secret@127.0.0.1:{free_port()}"
                                            "/x", "db", "upgrade"])
     assert bad.exit_code == 2 and len(bad.output.strip().splitlines()) == 1, bad.output
     assert "secret" not in bad.output and "start the server" in bad.output
@@ -209,7 +127,7 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.slow
-def test_same_numbers_and_csv_on_sqlite_and_postgresql(cluster: _Cluster, tmp_path: Path) -> None:
+def test_same_numbers_and_csv_on_sqlite_and_postgresql(cluster: PgCluster, tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(SUITE)
     outputs, scores = [], []
     for url in (f"sqlite:///{tmp_path / 'a.db'}", cluster.new_database()):

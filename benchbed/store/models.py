@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models: runs, plugins, items, run_items, scores, detections."""
+"""SQLAlchemy 2 models: runs, plugins, items, run_items, scores, detections, leases."""
 
 from __future__ import annotations
 
@@ -123,3 +123,17 @@ class Detection(Base):
     protocol: Mapped[str] = mapped_column(String(100))
     class_name: Mapped[str] = mapped_column(String(100))
     payload: Mapped[dict] = mapped_column(JSON)
+
+
+class Lease(Base):
+    """A run's claim on an item it is computing, so a concurrent run of the suite leaves it alone.
+
+    The owner renews ``expires_at`` while it works and deletes the row once the item is stored;
+    a lease past ``expires_at``, or of a run no longer ``running``, may be taken over.
+    """
+
+    __tablename__ = "leases"
+    suite: Mapped[str] = mapped_column(String(200), primary_key=True)
+    item_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_id: Mapped[int] = mapped_column(Integer, index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
