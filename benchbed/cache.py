@@ -21,12 +21,12 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from typing import TYPE_CHECKING
 
 from benchbed.errors import BenchbedError
-from benchbed.store.models import Detection, Item
+
+if TYPE_CHECKING:  # the layout helpers run in workers, which never open the store
+    from sqlalchemy.orm import Session, sessionmaker
 
 KINDS = ("degraded", "restored", "fused", "detections")
 """The artifact kinds, each a folder of the cache."""
@@ -59,6 +59,21 @@ def kind_of(name: str) -> str | None:
     """The cache kind of an ``Item.artifacts`` name (``fused``, ``degraded_ir`` -> degraded)."""
     head = name.split("_", 1)[0]
     return head if head in SUFFIX else None
+
+
+def artifact_path(cache_dir: str | Path, kind: str, key: str) -> Path:
+    """Where the cache keeps the ``kind`` file of ``key`` (the one layout writers and readers use)."""
+    return Path(cache_dir) / kind / key[:2] / f"{key}{SUFFIX[kind]}"
+
+
+def refs_of(artifacts: dict | None, detection_payloads: Iterable[dict | None] = ()) -> set[Ref]:
+    """The cached files an item names: its artifacts and its detection rows' files."""
+    refs = {(kind, str(key)) for name, key in (artifacts or {}).items()
+            if key and (kind := kind_of(str(name))) is not None}
+    for payload in detection_payloads:
+        refs.update(("detections", str(key)) for name in DETECTION_KEYS
+                    if (key := (payload or {}).get(name)))
+    return refs
 
 
 def scan(cache_dir: Path) -> list[CachedFile]:
@@ -108,22 +123,22 @@ class References:
 
 def store_references(sessions: sessionmaker[Session]) -> References:
     """The cached files named by every item of the store (artifacts and detection payloads)."""
+    from sqlalchemy import func, select
+
+    from benchbed.store.models import Detection, Item
+
     refs = References()
     with sessions() as s:
         refs.items = int(s.execute(select(func.count()).select_from(Item)).scalar_one())
         for suite, status, artifacts in s.execute(
                 select(Item.suite, Item.status, Item.artifacts)).yield_per(10_000):
-            for name, key in (artifacts or {}).items():
-                kind = kind_of(str(name))
-                if kind is not None and key:
-                    refs.users[(kind, str(key))].add((str(suite), str(status)))
+            for ref in refs_of(artifacts):
+                refs.users[ref].add((str(suite), str(status)))
         for suite, status, payload in s.execute(
                 select(Item.suite, Item.status, Detection.payload)
                 .join(Item, Detection.item_id == Item.id)).yield_per(10_000):
-            for name in DETECTION_KEYS:
-                key = (payload or {}).get(name)
-                if key:
-                    refs.users[("detections", str(key))].add((str(suite), str(status)))
+            for ref in refs_of(None, [payload]):
+                refs.users[ref].add((str(suite), str(status)))
     return refs
 
 

@@ -32,6 +32,14 @@ def data_root(required: bool = True) -> Path | None:
     return root
 
 
+def working_dir() -> Path:
+    """The directory relative paths are read from: BENCHBED_WORKDIR (set for Dask tasks to the
+    client's working directory, so a worker elsewhere reads the same relative paths), else the
+    CWD."""
+    value = os.environ.get("BENCHBED_WORKDIR")
+    return Path(value) if value else Path.cwd()
+
+
 def weights_root() -> Path | None:
     """BENCHBED_WEIGHTS as a Path, or None when unset."""
     value = os.environ.get("BENCHBED_WEIGHTS")

@@ -50,7 +50,8 @@ class Registry:
                 continue
             self._register(module, f"{ep.name} ({ep.value})")
         env = os.environ.get("BENCHBED_PLUGINS", "")
-        for name in [*filter(None, (m.strip() for m in env.split(","))), *extra_modules]:
+        for name in dict.fromkeys([*filter(None, (m.strip() for m in env.split(","))),
+                                   *extra_modules]):  # named in both: loaded once
             self._register(load_local_module(name), name)
         self._specs: dict[Kind, dict[str, PluginSpec]] = {k: {} for k in KINDS}
         for kind in KINDS:

@@ -193,7 +193,11 @@ class DaskExecutor:
     """Groups as tasks on a Dask cluster (``scheduler`` address), or a local one of ``workers``.
 
     The cluster only computes; this process still writes every item, so the store keeps one
-    writer and the resume/transaction guarantees hold.
+    writer and the resume/transaction guarantees hold. Workers need benchbed installed, nothing
+    else in common with this machine: settings and local plugin files travel with the run and
+    the files a worker computes come back into this cache (``benchbed.remote``). Every worker is
+    checked before the first task; a cluster lost mid-run ends the run with one line, its
+    finished items stored.
     """
 
     def __init__(self, workers: int, scheduler: str | None = None, processes: bool = True) -> None:
@@ -201,33 +205,82 @@ class DaskExecutor:
         self.scheduler = scheduler
         self.processes = processes
 
+    def _client(self) -> tuple[Any, Any]:
+        try:
+            from distributed import Client, LocalCluster
+        except ImportError as exc:
+            raise BenchbedError("the dask executor needs dask.distributed",
+                                fix="pip install 'benchbed[dask]'") from exc
+        if not self.scheduler:
+            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
+                                   processes=self.processes, dashboard_address=None)
+            return Client(cluster), cluster
+        try:
+            return Client(self.scheduler, timeout=30), None
+        except (OSError, TimeoutError) as exc:
+            raise BenchbedError(f"cannot reach the Dask scheduler at {self.scheduler} ({exc})",
+                                fix="start it (`dask scheduler`) or pass its address with "
+                                    "--scheduler tcp://HOST:8786") from None
+
+    @staticmethod
+    def _ship_plugins(client: Any, ctx: RunContext) -> RunContext:
+        """Local plugin files are uploaded and named by module; the env's list joins --plugin."""
+        names = list(ctx.plugin_modules) + [m.strip() for m in
+                                            os.environ.get("BENCHBED_PLUGINS", "").split(",")
+                                            if m.strip()]
+        shipped = []
+        for name in dict.fromkeys(names):
+            if name.endswith(".py") and Path(name).is_file():
+                client.upload_file(str(Path(name).resolve()))
+                name = Path(name).stem
+            shipped.append(name)
+        return replace(ctx, plugin_modules=tuple(shipped))
+
     def run(self, ctx: RunContext, groups: Iterable[list[WorkItem]]) -> Iterator[ItemResult]:
         """Keep each worker thread busy with one group queued behind it; yield results as they
         complete."""
+        from benchbed.remote import check_worker, client_shipment, receive, remove_probe, run_group_remote
+
+        client, cluster = self._client()
+        shipment = client_shipment(ctx.cache_dir)
         try:
-            from distributed import Client, LocalCluster, as_completed
-        except ImportError as exc:
-            raise BenchbedError("the dask executor needs dask.distributed",
-                                fix="pip install 'dask[distributed]'") from exc
-        if self.scheduler:
-            client, cluster = Client(self.scheduler), None
-        else:
-            cluster = LocalCluster(n_workers=self.workers, threads_per_worker=1,
-                                   processes=self.processes, dashboard_address=None)
-            client = Client(cluster)
-        try:
-            slots = 2 * max(1, sum(w.get("nthreads", 1) for w in
-                                   client.scheduler_info().get("workers", {}).values()))
-            source = iter(groups)
-            started = [client.submit(_run_group_list, ctx, g, pure=False)
-                       for g in itertools.islice(source, slots)]
-            pending = as_completed(started)
-            for fut in pending:
-                group = next(source, None)
-                if group is not None:
-                    pending.add(client.submit(_run_group_list, ctx, group, pure=False))
-                yield from fut.result()
+            try:
+                from distributed import as_completed
+
+                remote = self._ship_plugins(client, ctx)
+                problems = {w: p for w, p in client.run(check_worker, remote, shipment).items() if p}
+                if problems:
+                    worker, problem = sorted(problems.items())[0]
+                    more = f" (and {len(problems) - 1} more workers)" if len(problems) > 1 else ""
+                    raise BenchbedError(f"Dask worker {worker}: {problem}{more}; no item was run",
+                                        fix="set BENCHBED_CACHE on the workers to a writable "
+                                            "folder, or install the plugins there")
+                slots = 2 * max(1, sum(w.get("nthreads", 1) for w in
+                                       client.scheduler_info().get("workers", {}).values()))
+                source = iter(groups)
+                pending = as_completed([client.submit(run_group_remote, remote, g, shipment,
+                                                      pure=False)
+                                        for g in itertools.islice(source, slots)])
+                for fut in pending:
+                    group = next(source, None)
+                    if group is not None:
+                        pending.add(client.submit(run_group_remote, remote, group, shipment,
+                                                  pure=False))
+                    results, blobs = fut.result()
+                    receive(ctx.cache_dir, blobs)
+                    yield from results
+            except (BenchbedError, KeyboardInterrupt, GeneratorExit):
+                raise
+            except Exception as exc:  # item errors are results: what arrives here is the cluster's
+                where = self.scheduler or "the local cluster"
+                raise BenchbedError(
+                    f"the Dask run on {where} stopped ({type(exc).__name__}: "
+                    f"{' '.join(str(exc).split())[:200] or 'no detail'}); every finished item "
+                    "is stored",
+                    fix="restart the scheduler/workers and rerun the same command: it resumes "
+                        "where it stopped") from None
         finally:
+            remove_probe(ctx.cache_dir, shipment)
             client.close()
             if cluster is not None:
                 cluster.close()

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from benchbed.cache import artifact_path
 from benchbed.code_hash import plugin_code_hash
 from benchbed.errors import BenchbedError, DataError, ItemTimeoutError, PluginOutputError, failure_kind
 from benchbed.fusion import fuse_with_policy
@@ -134,7 +135,7 @@ def build_plugin(ctx: RunContext, kind: Kind, ref: PluginRef) -> Any:
 
 
 def _artifact(ctx: RunContext, kind: str, key: str) -> Path:
-    return Path(ctx.cache_dir) / kind / key[:2] / f"{key}.png"
+    return artifact_path(ctx.cache_dir, kind, key)
 
 
 def _read_artifact(path: Path, like: Image) -> Image:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from benchbed.cache import artifact_path
 from benchbed.detection.ap import item_rows
 from benchbed.detection.labels import (
     check_class_map_keys,
@@ -44,7 +45,7 @@ def detect_cached(ctx: RunContext, ref: PluginRef, image: Image) -> tuple[Detect
     params = {k: v for k, v in ref.params.items() if k != "device"}
     key = content_hash(image_hash(image), ref.name, spec.version,
                        json.dumps(params, sort_keys=True, default=str), implementation_key(spec))
-    path = Path(ctx.cache_dir) / "detections" / key[:2] / f"{key}.json"
+    path = artifact_path(ctx.cache_dir, "detections", key)
     if path.is_file():
         try:
             return Detections.from_json(json.loads(path.read_text())), key

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from benchbed import DataError, Pair
-from benchbed.paths import data_root
+from benchbed.paths import data_root, working_dir
 
 from .files import (
     check_resize,
@@ -105,7 +105,7 @@ class FolderDataset:
         tried = [p]
         if not p.is_absolute():
             root = data_root(required=False)
-            tried = ([root / p] if root else []) + [Path.cwd() / p]
+            tried = ([root / p] if root else []) + [working_dir() / p]
         for cand in tried:
             if cand.is_dir():
                 return cand.resolve()
