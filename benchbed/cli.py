@@ -102,7 +102,11 @@ def _sessions(ctx: click.Context):  # type: ignore[no-untyped-def]
     from benchbed.store import open_store
 
     # the leaderboard commands only read: a store on a read-only medium serves them
-    return open_store(ctx.obj["db"] or default_db_url(), readonly=bool(ctx.obj.get("readonly")))
+    key = (ctx.obj["db"] or default_db_url(), bool(ctx.obj.get("readonly")))
+    opened = ctx.obj.setdefault("_stores", {})  # one open per command, however many reads
+    if key not in opened:
+        opened[key] = open_store(*key)
+    return opened[key]
 
 
 class _EchoHandler(logging.Handler):

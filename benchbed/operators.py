@@ -12,7 +12,6 @@ import math
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 
 def _spatial(shape: tuple[int, ...]) -> tuple[int, int]:
@@ -163,6 +162,8 @@ class GaussianBlur(LinearOperator):
 
     def A(self, x: np.ndarray) -> np.ndarray:  # noqa: N802
         """Blur with reflect boundary (scipy 'reflect' = half-sample symmetric)."""
+        from scipy import ndimage  # here, not at import: the registry imports this module
+
         out = ndimage.correlate1d(np.asarray(x, np.float64), self.kernel1d, axis=0, mode="reflect")
         out = ndimage.correlate1d(out, self.kernel1d, axis=1, mode="reflect")
         return _like(out, x)
@@ -187,6 +188,8 @@ class GaussianBlur(LinearOperator):
 
     def AT(self, y: np.ndarray) -> np.ndarray:  # noqa: N802
         """Adjoint of the reflect-padded correlation: full convolution, then fold the padding back."""
+        from scipy import ndimage
+
         out = np.asarray(y, np.float64)
         r = (self.kernel1d.size - 1) // 2
         for axis in (0, 1):

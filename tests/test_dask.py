@@ -148,7 +148,8 @@ def test_a_worker_with_an_unwritable_cache_stops_the_run_before_any_item(
         client.run(_setenv, "BENCHBED_CACHE", "/proc/benchbed-cannot-write")
         try:
             sessions = open_store(f"sqlite:///{project / 'bad.db'}")
-            with pytest.raises(BenchbedError, match=r"its artifact cache .* is not writable .*; no item was run"):
+            with pytest.raises(BenchbedError,
+                               match=r"its artifact cache .* is not writable .*; no item was run"):
                 run_plan(plan, reg, sessions, cache_dir=project / "cache-client", progress=False,
                          echo=lambda _: None,
                          executor=DaskExecutor(2, scheduler=cluster.scheduler_address))

@@ -265,3 +265,12 @@ def test_a_wal_a_read_only_folder_cannot_read_is_an_error_not_stale_data(
     (tmp_path / "store.db-wal").write_bytes(b"")  # an empty one left behind
     with open_store(url, readonly=True)() as s:
         assert s.execute(select(Run.suite)).scalars().all() == ["in-wal"]
+
+
+def test_the_head_revision_constant_is_the_newest_migration() -> None:
+    """Reads compare the store with HEAD_REVISION (no alembic import); it must be the scripts' head."""
+    from alembic.script import ScriptDirectory
+
+    from benchbed.store.engine import HEAD_REVISION, MIGRATIONS
+
+    assert ScriptDirectory(str(MIGRATIONS)).get_current_head() == HEAD_REVISION
