@@ -12,6 +12,7 @@ client writes into its cache, so boards, sites and resumed runs find every image
 from __future__ import annotations
 
 import os
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -64,19 +65,37 @@ def remove_probe(cache_dir: str, shipment: Shipment) -> None:
     (Path(cache_dir) / shipment.probe).unlink(missing_ok=True)
 
 
+_ENV_LOCK = threading.Lock()
+_ENV_TASKS = 0
+_ENV_SAVED: dict[str, str | None] = {}
+
+
 @contextmanager
 def shipped_env(shipment: Shipment) -> Iterator[None]:
-    """The client's settings for the duration of one task (a worker serves many clients)."""
-    saved = {k: os.environ.get(k) for k, _ in shipment.env}
-    os.environ.update(dict(shipment.env))
+    """The client's settings while tasks run; the worker's own are back once the last one ends.
+
+    Counted rather than saved per task: the environment is the process's, and a threaded worker
+    (or an in-process cluster) runs tasks side by side, whose interleaved restores would leave
+    one task's settings behind.
+    """
+    global _ENV_TASKS
+    with _ENV_LOCK:
+        for k, _ in shipment.env:
+            _ENV_SAVED.setdefault(k, os.environ.get(k))
+        os.environ.update(dict(shipment.env))
+        _ENV_TASKS += 1
     try:
         yield
     finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
+        with _ENV_LOCK:
+            _ENV_TASKS -= 1
+            if _ENV_TASKS == 0:
+                for k, v in _ENV_SAVED.items():
+                    if v is None:
+                        os.environ.pop(k, None)
+                    else:
+                        os.environ[k] = v
+                _ENV_SAVED.clear()
 
 
 def dask_local_directory() -> str | None:

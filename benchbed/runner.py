@@ -30,6 +30,7 @@ from benchbed.errors import BenchbedError, DataError
 from benchbed.imaging import RANGE_TOLERANCE, check_size, content_hash
 from benchbed.leases import Leases, stored_since
 from benchbed.memory import tune_allocator
+from benchbed.paths import temporary_env
 from benchbed.plan import Plan, PluginRef, PrecomputedMethod
 from benchbed.registry import Registry
 from benchbed.store.models import Detection, Item, PluginRecord, Run, RunItem, Score
@@ -72,22 +73,16 @@ class InProcessExecutor:
 
     def run(self, ctx: RunContext, groups: Iterable[list[WorkItem]]) -> Iterator[ItemResult]:
         """Compute groups one by one."""
-        saved_env = {k: os.environ.get(k) for k in THREAD_ENV}
-        os.environ.update(THREAD_ENV)  # a torch imported by a plugin during the run starts at 1
-        before = pin_torch_threads()
-        try:
-            for group in groups:
-                pin_torch_threads()  # torch may have been imported by the previous group
-                yield from compute_group(ctx, group)
-        finally:
-            for k, v in saved_env.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
-            torch = sys.modules.get("torch")
-            if torch is not None and before is not None:
-                torch.set_num_threads(before)
+        with temporary_env(THREAD_ENV):  # a torch imported by a plugin during the run starts at 1
+            before = pin_torch_threads()
+            try:
+                for group in groups:
+                    pin_torch_threads()  # torch may have been imported by the previous group
+                    yield from compute_group(ctx, group)
+            finally:
+                torch = sys.modules.get("torch")
+                if torch is not None and before is not None:
+                    torch.set_num_threads(before)
 
 
 PARENT_POLL_S = 0.5

@@ -353,10 +353,13 @@ def test_dask_executor_equals_in_process(workdir: Path, tmp_path_factory) -> Non
     run_plan(plan, reg, open_store(os.environ["BENCHBED_DB"]), cache_dir=workdir / "c1",
              progress=False, echo=lambda _: None)
     other = tmp_path_factory.mktemp("dask")
+    env_before = dict(os.environ)
     summary = run_plan(plan, reg, open_store(f"sqlite:///{other / 'store.db'}"),
                        cache_dir=other / "c2", progress=False, echo=lambda _: None,
                        executor=DaskExecutor(2, processes=False))
     assert summary.computed == 12 and summary.failed == 0
+    # tasks in this process's threads set the shipped settings; none outlives the run
+    assert dict(os.environ) == env_before
     assert _scores(workdir / "store.db") == _scores(other / "store.db")
 
 
