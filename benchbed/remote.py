@@ -54,6 +54,9 @@ def client_shipment(cache_dir: str) -> Shipment:
            if k.startswith("BENCHBED_") and k not in NOT_SHIPPED}
     env["BENCHBED_WORKDIR"] = str(Path.cwd())
     env["BENCHBED_PLUGINS"] = ""  # a worker's own list would load the shipped modules twice
+    from benchbed.work import THREAD_ENV
+
+    env.update(THREAD_ENV)  # set by every task anyway; shipped so that it is undone afterwards
     probe = f".benchbed-probe-{uuid.uuid4().hex}"
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     (Path(cache_dir) / probe).write_text("the run that wrote this is using this cache\n")
