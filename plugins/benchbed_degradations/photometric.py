@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
 
 from benchbed import Image, Observation
 from benchbed_degradations._base import Degradation, clip01, noisy, nonneg, positive
@@ -38,6 +37,8 @@ def depth_map(shape: tuple[int, int], rng: np.random.Generator, smooth: float) -
     seeded low-frequency variation, since real haze thickens with distance."""
     h, w = shape
     rows = np.linspace(1.0, 0.0, h)[:, None] * np.ones((1, w))
+    from scipy import ndimage  # at use: the registry imports this module
+
     field = ndimage.gaussian_filter(rng.standard_normal((h, w)), sigma=smooth * max(h, w),
                                     mode="reflect")
     span = field.max() - field.min()

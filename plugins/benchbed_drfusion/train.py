@@ -52,6 +52,7 @@ OPTIONS = {
     "split": "train",
     "val_max_side": 640,
     "threads": 0,  # torch CPU threads (0 = torch's default); 1 is far faster on an oversubscribed host
+    "init": None,  # weights file (exported or last.pt) to start from: fine-tuning with a fresh optimiser
 }
 
 
@@ -198,6 +199,15 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
         torch.set_rng_state(ck["torch_rng"])
         history = json.loads(ck.get("history", "[]"))
         echo(f"resumed from {last} at step {step}")
+    elif opts["init"]:
+        init = Path(str(opts["init"]))
+        try:
+            net.load_state_dict({k: v.float() if v.is_floating_point() else v
+                                 for k, v in read_checkpoint(init)["state_dict"].items()}, strict=True)
+        except RuntimeError as exc:
+            raise BenchbedError(f"{init} does not fit the {config} network: {exc}",
+                                fix="pass weights of the same --config") from exc
+        echo(f"initialised from {init} (sha256 {file_sha256(init)[:12]})")
 
     def checkpoint() -> None:
         payload = {"format": FORMAT, "config": cfg.to_dict(), "family": family,
@@ -276,6 +286,8 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
         "data": {"datasets": names, "split": opts["split"],
                  "train_pairs": [p.id for p in train_pairs], "val_pairs": [p.id for p in val_pairs]},
         "options": {k: opts[k] for k in OPTIONS}, "seed": seed,
+        "init": ({"file": Path(str(opts["init"])).name, "sha256": file_sha256(Path(str(opts["init"])))}
+                 if opts["init"] else None),
         "steps": step, "steps_requested": total, "stopped_early_by_max_minutes": stopped_early,
         "train_seconds": round(elapsed, 1), "machine": machine(device), "git_commit": git_commit(),
         "plugin_code_sha256": code_sha256(),

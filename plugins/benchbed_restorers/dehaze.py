@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from scipy import ndimage
 
 from benchbed.imaging import to_gray
 from benchbed_restorers._blind import BlindRestorer, guided_smooth
@@ -12,6 +11,8 @@ from benchbed_restorers._blind import BlindRestorer, guided_smooth
 def dark_channel(image: np.ndarray, patch: int) -> np.ndarray:
     """Min over colour channels, then over a patch x patch window (gray: the window min only)."""
     per_pixel = image.min(axis=-1) if image.ndim == 3 else image
+    from scipy import ndimage  # at use: the registry imports this module
+
     return ndimage.minimum_filter(per_pixel, size=patch, mode="nearest")
 
 
