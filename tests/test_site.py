@@ -429,3 +429,35 @@ def test_tied_winners_on_the_page_equal_leaderboard_compare(tmp_path: Path) -> N
     expected = {best} | {m for m, p in zip(others, adjusted) if p >= 0.05}
     assert shown == expected
     assert "far" not in shown and best in shown  # the example is not vacuous
+
+
+def test_figures_and_gallery_are_bounded_and_tables_list_every_method(
+        site: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With more methods than PLOT_METHODS, figures and the gallery show the best ones by place
+    (a suite of hundreds of methods publishes in bounded time); each table still lists all."""
+    import re
+
+    import benchbed_publishers.site as site_mod
+
+    monkeypatch.setattr(site_mod, "PLOT_METHODS", 2)
+    out = tmp_path / "out"
+    res = CliRunner().invoke(main, ["--db", f"sqlite:///{site['db']}", "leaderboard", "publish",
+                                    "--out", str(out), "--cache", str(site["root"] / "cache"),
+                                    "--n-boot", "300", "--publisher", "html"],
+                             catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    page = (out / "sitetest" / "index.html").read_text()
+    assert "show the best 2 methods by place" in page
+    overall = [r[0] for r in _sql(site["db"], "SELECT DISTINCT method FROM items")]
+    assert len(overall) == N_METHODS
+    cells = _parse(out / "sitetest" / "index.html")
+    for i in range(N_CONDITIONS):  # every condition table keeps its N_METHODS rows
+        rows = {row.get("data-method") for table, row, _, _ in cells.cells
+                if table.get("id") == f"cond-{i}-table"}
+        assert len(rows) == N_METHODS
+    examples = page[page.index('<section id="examples">'):]
+    for body in re.findall(r"<div class=\"gallery\">(.*?)</div>", examples, re.S):
+        assert len(re.findall(r'alt="fused by ', body)) == 2
+    for svg in (out / "sitetest" / "plots").glob("dots-*.svg"):
+        labels = set(re.findall(r"<text [^>]*>([^<]*)</text>", svg.read_text()))
+        assert len({html.escape(m) for m in overall} & labels) == 2, svg.name

@@ -27,6 +27,15 @@ from . import plots
 from ._common import arrow, ci_text, condition_label, exact, fmt, slug, suite_dir
 from .templates import CSS, JS, TEMPLATES
 
+PLOT_METHODS = 30
+"""Methods drawn in a figure or shown in the gallery: the best this many by place (the tables
+list every method). A suite of hundreds of methods publishes in bounded time and its figures
+stay readable."""
+
+
+def _top(methods: list[str]) -> list[str]:
+    return methods[:PLOT_METHODS]
+
 
 def _env():  # type: ignore[no-untyped-def]
     from jinja2 import DictLoader, Environment, StrictUndefined
@@ -126,7 +135,8 @@ class HtmlPublisher:
         plot = None
         if metrics and not mr.empty:
             name = f"dots-{i:03d}-{slug(dataset)}-{slug(degradation)}-{slug(severity)}.svg"
-            plots.metric_dots(sel, metrics, list(mr.method), hib, label, plots_dir / name, self.dpi)
+            plots.metric_dots(sel, metrics, _top(list(mr.method)), hib, label, plots_dir / name,
+                              self.dpi)
             plot = f"plots/{name}"
         return {"label": label, "anchor": f"cond-{i}", "plot": plot, "table": {
             "id": f"cond-{i}-table", "caption": "", "columns": columns, "rows": rows,
@@ -208,7 +218,7 @@ class HtmlPublisher:
             xs = {lab: xs[lab] for lab in labels}
             clean = s[(s.dataset == dataset) & (s.degradation.isin(ctx.clean))]
             name = f"severity-{k:03d}-{slug(dataset)}-{slug(degradation)}.svg"
-            plots.severity_curves(sel, metrics, methods, xs, clean if not clean.empty else None,
+            plots.severity_curves(sel, metrics, _top(methods), xs, clean if not clean.empty else None,
                                   hib, label, plots_dir / name, self.dpi, xlabel=xlabel,
                                   x_clean=x_clean)
             out.append({"label": label, "plot": f"plots/{name}", "table": {
@@ -281,7 +291,7 @@ class HtmlPublisher:
             return [], "No artifact cache was given, so no example images are shown."
         cache = Path(ctx.cache_dir)
         items = ctx.items[ctx.items.status == "done"]
-        methods = list(ctx.overall.method)
+        methods = _top(list(ctx.overall.method))
         datasets = [d.name for d in ctx.plan.datasets] if ctx.plan else []
         order = severity_order(ctx.plan)
         missing = 0
@@ -389,7 +399,7 @@ class HtmlPublisher:
         methods = list(ctx.overall.method)
         heatmap = None
         if len(ctx.conditions()) > 0:
-            plots.rank_heatmap(ctx.mean_ranks, methods, ctx.conditions(),
+            plots.rank_heatmap(ctx.mean_ranks, _top(methods), ctx.conditions(),
                                f"{ctx.suite}: mean rank across metrics", plots_dir / "ranks.png",
                                self.dpi)
             heatmap = "plots/ranks.png"
@@ -408,6 +418,9 @@ class HtmlPublisher:
                 f"{len(ctx.conditions())} conditions (dataset × degradation × severity), "
                 f"{frame.groupby('dataset').pair_id.nunique().sum()} pairs, "
                 f"metrics {', '.join(ctx.metrics)}.")
+        if len(methods) > PLOT_METHODS:
+            lede += (f" Figures and the example gallery show the best {PLOT_METHODS} methods "
+                     "by place (per condition: by its place); every table lists all of them.")
         page = env.get_template("suite.html").render(
             title=f"{ctx.suite} — benchbed leaderboard", suite=ctx.suite, lede=lede,
             prov=ctx.provenance, note=ctx.note, overall=self._overall(ctx), heatmap=heatmap,
