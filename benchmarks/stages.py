@@ -3,6 +3,7 @@
     python benchmarks/stages.py alloc   [--repeat 1] [--trim MIB ...]  # u2fusion, dncnn
     python benchmarks/stages.py qp      [--items 4]      # Q_P per item, source cache off / on
     python benchmarks/stages.py boards  [--rows 1000000] # `leaderboard show` on a synthetic store
+    python benchmarks/stages.py publish [--methods 300]  # `leaderboard publish` of many methods
     python benchmarks/stages.py all
 
 ``alloc`` runs each network in a fresh child process (torch on one thread, as the runner's
@@ -34,6 +35,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import resource
 import sqlite3
 import subprocess
@@ -213,15 +215,23 @@ metrics: [EN, SD, SF, AG, MI, QABF, SSIM, CC, SCD, QP]
 """
 
 
-def build_store(path: Path, rows: int, seed: int = 0) -> dict[str, Any]:
-    """Write the synthetic store of about ``rows`` score rows; return its shape."""
+def build_store(path: Path, rows: int, seed: int = 0, methods: int | None = None
+                ) -> dict[str, Any]:
+    """Write the synthetic store of about ``rows`` score rows; return its shape.
+
+    ``methods``: that many methods (gff with radii 1..N) instead of the suite's ten.
+    """
     from benchbed.registry import Registry
     from benchbed.store import open_store
     from benchbed.store.models import Run
     from benchbed.suites import load_plan
 
     suite_file = path.with_suffix(".yaml")
-    suite_file.write_text(SYNTH_SUITE)
+    text = SYNTH_SUITE
+    if methods:
+        listed = ", ".join(f"{{fuse: {{name: gff, params: {{r1: {r}}}}}}}" for r in range(1, methods + 1))
+        text = re.sub(r"methods: \[.*?\]\n", f"methods: [{listed}]\n", text, flags=re.S)
+    suite_file.write_text(text)
     plan = load_plan(suite_file, Registry())
     sessions = open_store(f"sqlite:///{path}")
     now = datetime(2025, 1, 1)
@@ -324,9 +334,29 @@ def stage_boards(rows: int, keep: Path | None) -> None:
         print(f"  score_view (ranked, as the command): wall {m.wall:.2f} s, CPU {m.cpu:.2f} s")
 
 
+def stage_publish(methods: int, rows: int) -> None:
+    """`benchbed leaderboard publish` (every publisher) of a synthetic suite of ``methods`` methods."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "many.db"
+        shape = build_store(path, rows, methods=methods)
+        print("publish: " + ", ".join(f"{v} {k}" for k, v in shape.items()))
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        t0 = time.perf_counter()
+        subprocess.run([*_cli(), "--db", f"sqlite:///{path}", "leaderboard", "publish", "--suite",
+                        "synth", "--out", str(Path(tmp) / "site"), "--no-examples"], check=True,
+                       capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        files = sum(1 for _ in (Path(tmp) / "site").rglob("*") if _.is_file())
+        print(f"  benchbed leaderboard publish ({methods} methods): wall {wall:.1f} s, CPU {cpu:.1f} s, "
+              f"{files} files")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stage", choices=["alloc", "qp", "boards", "all"])
+    parser.add_argument("stage", choices=["alloc", "qp", "boards", "publish", "all"])
+    parser.add_argument("--methods", type=int, default=300, help="publish: methods of the suite")
     parser.add_argument("--repeat", type=int, default=1, help="alloc: timed calls per network")
     parser.add_argument("--trim", type=int, action="append", default=[], metavar="MIB",
                         help="alloc: trim threshold(s) to try, MiB (default: benchbed.memory's)")
@@ -342,6 +372,8 @@ def main() -> None:
         stage_qp(args.items)
     if args.stage in ("boards", "all"):
         stage_boards(args.rows, args.keep)
+    if args.stage in ("publish", "all"):
+        stage_publish(args.methods, min(args.rows, 24_000 * args.methods))
 
 
 if __name__ == "__main__":

@@ -67,7 +67,8 @@ def time_run(suite: str, workers: int, limit: int | None) -> dict[str, float]:
 
 def main() -> None:
     """Time the suite with each worker count and print the speed-ups."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suite")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--limit", type=int, default=None, help="pairs per dataset (a smoke timing)")

@@ -9,7 +9,7 @@ import pandas as pd
 
 from benchbed.leaderboard import markdown_table
 
-from ._common import arrow, ci_text, condition_label, fmt, suite_dir
+from ._common import arrow, ci_text, condition_label, fmt, rows_by, suite_dir
 
 
 def _md(text: Any) -> str:
@@ -97,15 +97,15 @@ class MarkdownPublisher:
             mr = ranks[(ranks.dataset == dataset) & (ranks.degradation == degradation)
                        & (ranks.severity == severity)]
             rows = []
+            lookup = rows_by(sel, ["method", "metric"])
             for r in mr.itertuples(index=False):
                 cells = {"place": r.place, "method": r.method, "mean rank": fmt(r.mean_rank, 2)}
                 n = 0
                 for m in metrics:
-                    hit = sel[(sel.method == r.method) & (sel.metric == m)]
-                    if hit.empty:
+                    row = lookup.get((r.method, m))
+                    if row is None:
                         cells[f"{m} {arrow(hib.get(m, True))}"] = "—"
                         continue
-                    row = hit.iloc[0]
                     text = self._ci(row)
                     cells[f"{m} {arrow(hib.get(m, True))}"] = f"**{text}**" if row["tied_best"] \
                         else text

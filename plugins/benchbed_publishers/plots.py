@@ -54,9 +54,9 @@ def metric_dots(summary: pd.DataFrame, metrics: Sequence[str], methods: Sequence
         hi = np.array([sel["ci_high"].get(m, np.nan) for m in methods], dtype=float)
         tied = sel["tied_best"] if "tied_best" in sel else sel["rank"] == 1
         colours = [BEST if bool(tied.get(m, False)) else OTHER for m in methods]
-        for j in range(len(methods)):
-            if np.isfinite(lo[j]) and np.isfinite(hi[j]):
-                ax.plot([lo[j], hi[j]], [y[j], y[j]], color=colours[j], lw=1.6)
+        ok = np.isfinite(lo) & np.isfinite(hi)
+        if ok.any():  # one collection for all whiskers: a line artist each is slow at scale
+            ax.hlines(y[ok], lo[ok], hi[ok], colors=[c for c, k in zip(colours, ok) if k], lw=1.6)
         ax.scatter(means, y, color=colours, s=22, zorder=3)
         ax.set_yticks(y, [_text(m) for m in methods] if i % cols == 0 else [""] * len(methods),
                       fontsize=10)

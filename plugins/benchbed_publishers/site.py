@@ -24,7 +24,7 @@ import pandas as pd
 from benchbed.leaderboard import severity_order, sweep_x
 
 from . import plots
-from ._common import arrow, ci_text, condition_label, exact, fmt, slug, suite_dir
+from ._common import arrow, ci_text, condition_label, exact, fmt, rows_by, slug, suite_dir
 from .templates import CSS, JS, TEMPLATES
 
 PLOT_METHODS = 30
@@ -107,16 +107,16 @@ class HtmlPublisher:
         hib = ctx.higher_is_better
         d = self.digits
         rows = []
+        lookup = rows_by(sel, ["method", "metric"])
         for r in mr.itertuples(index=False):
             cells = [_cell(r.place, r.place), _cell(r.method),
                      _cell(fmt(r.mean_rank, 2), r.mean_rank, best=r.place == 1)]
             n = 0
             for m in metrics:
-                hit = sel[(sel.method == r.method) & (sel.metric == m)]
-                if hit.empty:
+                row = lookup.get((r.method, m))
+                if row is None:
                     cells.append(_cell("—", metric=m))
                     continue
-                row = hit.iloc[0]
                 n = max(n, int(row["n"]))
                 cells.append(_cell(fmt(row["mean"], d), row["mean"], metric=m,
                                    sub=ci_text(row["ci_low"], row["ci_high"], row["n"], d),
@@ -156,21 +156,21 @@ class HtmlPublisher:
                           key=lambda t: (order.get((dataset, t.degradation, t.severity), 1e9),
                                          t.method))
             rows = []
+            lookup = rows_by(grp, ["degradation", "severity", "method", "metric"])
             for t in keys:
                 cells = [_cell(t.degradation), _cell(t.severity), _cell(t.method)]
                 cond = grp[(grp.degradation == t.degradation) & (grp.severity == t.severity)]
                 for m in metrics:
-                    hit = cond[(cond.method == t.method) & (cond.metric == m)]
-                    if hit.empty:
+                    row = lookup.get((t.degradation, t.severity, t.method, m))
+                    if row is None:
                         cells.append(_cell("—", metric=m))
                         continue
-                    row = hit.iloc[0]
                     col = cond[cond.metric == m]["ratio"]
                     # a reference-free ratio above 1 can be noise: no "best" highlight
                     best = not ctx.reference_free.get(m, False) and _is_best(
-                        row.ratio, col, hib.get(m, True))
-                    cells.append(_cell(fmt(row.ratio, 3), row.ratio, metric=m,
-                                       sub=f"[{fmt(row.ci_low, 3)}, {fmt(row.ci_high, 3)}]",
+                        row["ratio"], col, hib.get(m, True))
+                    cells.append(_cell(fmt(row["ratio"], 3), row["ratio"], metric=m,
+                                       sub=f"[{fmt(row['ci_low'], 3)}, {fmt(row['ci_high'], 3)}]",
                                        best=best))
                 rows.append({"attrs": {"method": t.method, "degradation": t.degradation,
                                        "severity": t.severity}, "cells": cells})
@@ -195,17 +195,17 @@ class HtmlPublisher:
             metrics = [m for m in ctx.metrics if m in set(grp.metric)]
             methods = [m for m in ctx.overall.method if m in set(grp.method)]
             rows = []
+            lookup = rows_by(grp, ["method", "metric"])
             for method in methods:
                 cells = [_cell(method)]
                 for m in metrics:
-                    hit = grp[(grp.method == method) & (grp.metric == m)]
-                    if hit.empty:
+                    row = lookup.get((method, m))
+                    if row is None:
                         cells.append(_cell("—", metric=m))
                         continue
-                    row = hit.iloc[0]
-                    sub = "" if pd.isna(row.auc_ratio) else f"÷ clean {fmt(row.auc_ratio, 3)}"
-                    cells.append(_cell(fmt(row.auc, self.digits), row.auc, metric=m, sub=sub,
-                                       best=_is_best(row.auc, grp[grp.metric == m]["auc"],
+                    sub = "" if pd.isna(row["auc_ratio"]) else f"÷ clean {fmt(row['auc_ratio'], 3)}"
+                    cells.append(_cell(fmt(row["auc"], self.digits), row["auc"], metric=m, sub=sub,
+                                       best=_is_best(row["auc"], grp[grp.metric == m]["auc"],
                                                      hib.get(m, True))))
                 rows.append({"attrs": {"method": method}, "cells": cells})
             columns = [{"label": "method", "title": ""}]
