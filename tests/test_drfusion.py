@@ -249,6 +249,34 @@ def test_one_step_training_smoke(tmp_path, monkeypatch) -> None:
     assert any(not torch.equal(before[k], after[k]) for k in before)
 
 
+def test_training_can_start_from_exported_weights(tmp_path, monkeypatch) -> None:
+    """--set init=FILE starts from those weights (fine-tuning: fresh optimiser, own schedule),
+    records the file's sha256 in the provenance, and refuses weights of another network."""
+    import benchbed_drfusion.train as tr
+
+    from benchbed import BenchbedError
+    from benchbed.weights import file_sha256
+
+    monkeypatch.setattr(tr, "load_pairs", lambda names, split, registry: _generated_pairs())
+    opts = {"crop": 32, "batch": 2, "base": 8, "groups": 4, "validate": False, "t_train": 2,
+            "holdout": 1}
+    tr.train(config="small", data="gen", out=tmp_path / "a", steps=1, seed=1, echo=lambda s: None,
+             **opts)
+    init = tmp_path / "a" / "drfusion-small-ivf.pt"
+    seen: list = []
+    monkeypatch.setattr(tr.DRFusionNet, "load_state_dict",
+                        lambda self, state, strict=True: seen.append(state) or
+                        torch.nn.Module.load_state_dict(self, state, strict=strict))
+    prov = tr.train(config="small", data="gen", out=tmp_path / "b", steps=1, seed=2,
+                    echo=lambda s: None, init=str(init), **opts)
+    want = read_checkpoint(init)["state_dict"]
+    assert len(seen) == 1 and all(torch.equal(seen[0][k], want[k].float()) for k in want)
+    assert prov["init"] == {"file": init.name, "sha256": file_sha256(init)}
+    with pytest.raises(BenchbedError, match="does not fit"):
+        tr.train(config="small", data="gen", out=tmp_path / "c", steps=1, seed=2,
+                 echo=lambda s: None, init=str(init), **{**opts, "base": 16})
+
+
 def test_family_and_order() -> None:
     """IR/visible vs medical, and the state's channel order (IR or MRI first)."""
     assert family_of(("ir", "vi")) == "ivf" and family_of(("pet", "mri")) == "med"
