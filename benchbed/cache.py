@@ -66,6 +66,20 @@ def artifact_path(cache_dir: str | Path, kind: str, key: str) -> Path:
     return Path(cache_dir) / kind / key[:2] / f"{key}{SUFFIX[kind]}"
 
 
+def unwritable(cache_dir: str | Path) -> str | None:
+    """Why ``cache_dir`` cannot take artifacts (created if missing, a probe file written and
+    removed), or None when it can."""
+    cache = Path(cache_dir)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        probe = cache / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        return str(exc.strerror)
+    return None
+
+
 def refs_of(artifacts: dict | None, detection_payloads: Iterable[dict | None] = ()) -> set[Ref]:
     """The cached files an item names: its artifacts and its detection rows' files."""
     refs = {(kind, str(key)) for name, key in (artifacts or {}).items()

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
-from benchbed.cache import KINDS, artifact_path, refs_of
+from benchbed.cache import KINDS, artifact_path, refs_of, unwritable
 from benchbed.errors import BenchbedError
 
 if TYPE_CHECKING:
@@ -137,14 +137,9 @@ def check_worker(ctx: RunContext, shipment: Shipment, dask_worker: Any = None) -
     with shipped_env(shipment):
         local, _ = task_context(ctx, shipment,
                                 getattr(dask_worker, "local_directory", None))
-        cache = Path(local.cache_dir)
-        try:
-            cache.mkdir(parents=True, exist_ok=True)
-            probe = cache / f".write-test-{os.getpid()}"
-            probe.write_bytes(b"")
-            probe.unlink()
-        except OSError as exc:
-            return f"its artifact cache {cache} is not writable ({exc.strerror})"
+        why = unwritable(local.cache_dir)
+        if why is not None:
+            return f"its artifact cache {Path(local.cache_dir)} is not writable ({why})"
         try:
             get_registry(ctx.plugin_modules)
         except BenchbedError as exc:

@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 import benchbed
 import benchbed.work as work
+from benchbed.cache import unwritable
 from benchbed.detection.worker import check_detection
 from benchbed.errors import BenchbedError, DataError
 from benchbed.imaging import RANGE_TOLERANCE, check_size, content_hash
@@ -518,15 +519,10 @@ def preflight(plan: Plan, registry: Registry, *, cache_dir: str | Path, device: 
                 resolve_weights(weights)
             except WeightsError as exc:
                 raise WeightsError(f"{kind} {spec.name!r}: {exc.message}", fix=exc.fix) from exc
-    cache = Path(cache_dir)
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-        probe = cache / f".write-test-{os.getpid()}"
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise BenchbedError(f"the artifact cache {cache} is not writable ({exc.strerror})",
-                            fix="set BENCHBED_CACHE or --cache to a writable folder") from exc
+    why = unwritable(cache_dir)
+    if why is not None:
+        raise BenchbedError(f"the artifact cache {Path(cache_dir)} is not writable ({why})",
+                            fix="set BENCHBED_CACHE or --cache to a writable folder")
 
 
 class _Progress:
