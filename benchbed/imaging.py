@@ -122,9 +122,10 @@ def quantise(image: Image) -> Image:
 
 
 def write_image(path: str | os.PathLike[str], image: Image,
-                text: dict[str, str] | None = None) -> Path:
+                text: dict[str, str] | None = None, compress_level: int = 6) -> Path:
     """Write an 8-bit PNG atomically (temp file + rename), so a killed run leaves no half file;
-    ``text`` goes into tEXt chunks (read back with :func:`png_text`)."""
+    ``text`` goes into tEXt chunks (read back with :func:`png_text`); ``compress_level`` is
+    zlib's (0-9; the pixels are the same at every level)."""
     from PIL.PngImagePlugin import PngInfo
 
     p = Path(path)
@@ -137,7 +138,8 @@ def write_image(path: str | os.PathLike[str], image: Image,
         for k, v in text.items():
             info.add_text(k, v)
     try:
-        PILImage.fromarray(to_uint8(image)).save(tmp, format="PNG", pnginfo=info)
+        PILImage.fromarray(to_uint8(image)).save(tmp, format="PNG", pnginfo=info,
+                                                 compress_level=compress_level)
         os.replace(tmp, p)
     finally:
         if os.path.exists(tmp):

@@ -39,7 +39,8 @@ def lease_seconds() -> float:
     return float(os.environ.get("BENCHBED_LEASE_SECONDS", LEASE_SECONDS))
 
 
-def _chunks(keys: Sequence[str]) -> Iterator[list[str]]:
+def chunks(keys: Sequence[str]) -> Iterator[list[str]]:
+    """``keys`` in lists short enough for one ``IN (...)`` on every backend."""
     for start in range(0, len(keys), _CHUNK):
         yield list(keys[start:start + _CHUNK])
 
@@ -79,7 +80,7 @@ class Leases:
         expires = now + timedelta(seconds=self.ttl)
         live_runs = select(Run.id).where(Run.status == "running")
         with self.sessions.begin() as s:
-            for chunk in _chunks(keys):
+            for chunk in chunks(keys):
                 self._insert_free(s, chunk, expires)
                 # take over dead owners' claims; a concurrent taker re-checks this WHERE after our
                 # commit (PostgreSQL) or waits for the write lock (SQLite), so one of them wins
@@ -99,7 +100,7 @@ class Leases:
         live_runs = select(Run.id).where(Run.status == "running")
         out: set[str] = set()
         with self.sessions() as s:
-            for chunk in _chunks(keys):
+            for chunk in chunks(keys):
                 out.update(s.scalars(select(Lease.item_key).where(
                     Lease.suite == self.suite, Lease.item_key.in_(chunk),
                     Lease.run_id != self.run_id, Lease.expires_at >= now,
@@ -109,7 +110,7 @@ class Leases:
     def release_in(self, s: Session, keys: Iterable[str]) -> None:
         """Drop this run's leases on ``keys`` inside the caller's transaction."""
         keys = list(keys)
-        for chunk in _chunks(keys):
+        for chunk in chunks(keys):
             s.execute(delete(Lease).where(Lease.suite == self.suite, Lease.item_key.in_(chunk),
                                           Lease.run_id == self.run_id))
 
@@ -155,7 +156,7 @@ def stored_since(session: Session, suite: str, keys: Sequence[str], since: datet
                  ) -> dict[str, tuple[int, str]]:
     """item_key -> (item id, status) of the ``keys`` stored (by any run) at or after ``since``."""
     out: dict[str, tuple[int, str]] = {}
-    for chunk in _chunks(keys):
+    for chunk in chunks(keys):
         for r in session.execute(select(Item.id, Item.item_key, Item.status).where(
                 Item.suite == suite, Item.item_key.in_(chunk), Item.created_at >= since)):
             out[r.item_key] = (r.id, r.status)

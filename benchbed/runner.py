@@ -16,10 +16,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from tqdm import tqdm
 
@@ -48,8 +47,8 @@ from benchbed.work import (
     pin_torch_threads,
 )
 from benchbed.work import run_group_list as _run_group_list
+from benchbed.writer import Overwrite, ResultWriter
 
-Overwrite = Literal["never", "failed", "always"]
 _PACKAGES = ("numpy", "scipy", "pillow", "torch", "pandas", "sqlalchemy", "pywavelets", "bm3d",
              "scikit-image", "ultralytics", "onnxruntime")
 
@@ -735,15 +734,19 @@ def run_plan(
     leases = Leases(sessions, plan.name, run_id, lease_s)
     dispatch = _Dispatch(sessions, plan.name, run_id, now, leases, summary, progress_bar)
     pending = list(groups.values())
+    writer = ResultWriter(sessions, plan.name, run_id, overwrite, summary, leases)
     try:
         with leases.kept(), progress_bar.in_flight(runner):
             while pending:
-                for result in runner.run(ctx, dispatch.claimed(pending)):
-                    item = by_key[result.key]
-                    _write(sessions, plan.name, run_id, item, result, overwrite, summary, leases)
-                    for k, v in result.counters.items():
-                        summary.counters[k] += v
-                    progress_bar.done(item_label(item), result.status)
+                try:
+                    for result in runner.run(ctx, dispatch.claimed(pending)):
+                        item = by_key[result.key]
+                        writer.add(item, result)
+                        for k, v in result.counters.items():
+                            summary.counters[k] += v
+                        progress_bar.done(item_label(item), result.status)
+                finally:  # an interrupted run stores every item that finished
+                    writer.flush()
                 pending = dispatch.wait_for_others(echo)
         completed = True
     finally:
@@ -778,76 +781,3 @@ def _plugins_of(plan: Plan) -> Iterator[tuple[Kind, PluginRef]]:
             yield kind, ref
 
 
-def _write(sessions: sessionmaker[Session], suite: str, run_id: int, item: WorkItem,
-           result: ItemResult, overwrite: Overwrite, summary: RunSummary,
-           leases: Leases | None = None) -> None:
-    """Store one finished item (row, scores, run link) and drop its lease, in one transaction."""
-    now = datetime.now(timezone.utc).replace(tzinfo=None)
-    fields = dict(
-        run_id=run_id, dataset=item.dataset.name, pair_id=item.pair_id,
-        pair_hash=result.pair_hash, degradation=item.degradation.label,
-        severity=item.severity.label, method=item.method.label, seed=item.seed,
-        status=result.status, error=result.error, seconds=result.seconds,
-        artifacts=result.artifacts, created_at=now,
-    )
-    try:
-        with sessions.begin() as s:
-            row = s.execute(select(Item).where(Item.suite == suite, Item.item_key == item.key)
-                            ).scalar_one_or_none()
-            if row is None:
-                row = Item(suite=suite, item_key=item.key, **fields)
-                s.add(row)
-                s.flush()
-            else:
-                partial = row.status == "done" and result.status == "done" and overwrite != "always"
-                if result.status == "failed" and row.status == "done":
-                    # a failure never replaces a stored result (nor its scores and detections)
-                    fields = {"run_id": row.run_id}
-                    partial = True
-                for k, v in fields.items():
-                    setattr(row, k, v)
-                if not partial:
-                    for sc in s.execute(select(Score).where(Score.item_id == row.id)).scalars():
-                        s.delete(sc)
-                    for d in s.execute(select(Detection).where(Detection.item_id == row.id)).scalars():
-                        s.delete(d)
-                    s.flush()
-                else:
-                    # recomputed scores and detections replace their own old rows: one score per
-                    # (item, metric, profile) whatever its version, one detection set per config
-                    for sc in result.scores:
-                        for old in s.execute(select(Score).where(
-                                Score.item_id == row.id, Score.metric == sc["metric"],
-                                Score.profile == sc["profile"])).scalars():
-                            s.delete(old)
-                    for key in {(d["detector"], d["protocol"]) for d in result.detections}:
-                        for d in s.execute(select(Detection).where(
-                                Detection.item_id == row.id, Detection.detector == key[0],
-                                Detection.protocol == key[1])).scalars():
-                            s.delete(d)
-                    s.flush()
-            for sc in result.scores:
-                s.add(Score(item_id=row.id, **sc))
-            for d in result.detections:
-                s.add(Detection(item_id=row.id, **d))
-            if s.get(RunItem, (run_id, row.id)) is None:
-                s.add(RunItem(run_id=run_id, item_id=row.id))
-            if leases is not None:
-                leases.release_in(s, [item.key])
-    except IntegrityError:
-        # another run stored this item between our check and our write (it took over a lease
-        # it believed dead): keep theirs
-        summary.by_others += 1
-        with sessions.begin() as s:
-            row = s.execute(select(Item).where(Item.suite == suite, Item.item_key == item.key)
-                            ).scalar_one()
-            if s.get(RunItem, (run_id, row.id)) is None:
-                s.add(RunItem(run_id=run_id, item_id=row.id))
-            if leases is not None:
-                leases.release_in(s, [item.key])
-        return
-    if result.status == "done":
-        summary.computed += 1
-    else:
-        summary.failed += 1
-        summary.failures.append((item_label(item), result.error or "unknown error"))

@@ -4,6 +4,7 @@
     python benchmarks/stages.py qp      [--items 4]      # Q_P per item, source cache off / on
     python benchmarks/stages.py boards  [--rows 1000000] # `leaderboard show` on a synthetic store
     python benchmarks/stages.py publish [--methods 300]  # `leaderboard publish` of many methods
+    python benchmarks/stages.py harness [--items 2000]  # the runner's own cost per item
     python benchmarks/stages.py all
 
 ``alloc`` runs each network in a fresh child process (torch on one thread, as the runner's
@@ -42,6 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -353,14 +355,85 @@ def stage_publish(methods: int, rows: int) -> None:
               f"{files} files")
 
 
+# --- harness: what the runner itself costs per item ----------------------------------------------
+
+HARNESS_SUITE = """\
+name: harness
+seed: 1
+datasets: [{{name: demo, split: test}}]
+degradations: [{{name: gaussian_noise, severities: [{levels}]}}]
+methods: [average, maxabs, laplacian, wavelet, gff, {{fuse: {{name: gff, params: {{r1: 3}}}}}},
+          {{fuse: {{name: laplacian, params: {{levels: 2}}}}}}]
+metrics: [EN]
+"""
+
+
+def stage_harness(items: int) -> None:
+    """One in-process run of about ``items`` cheap items (8 demo pairs x N noise levels x 7
+    classical fusers, EN): the runner's time per item besides loading and degrading, fusing and
+    scoring, and where it goes. The functions named below are wrapped with a timer (about a
+    microsecond per call), not profiled, so the figures are those of a plain run."""
+    from benchbed_datasets.demo import IDS
+
+    from benchbed import leases, work, writer
+    from benchbed.api import run
+
+    timed: dict[str, float] = defaultdict(float)
+    first: dict[str, float] = {}
+
+    def wrap(owner: Any, name: str, label: str) -> None:
+        fn = getattr(owner, name)
+
+        def timer(*args: Any, **kwargs: Any) -> Any:
+            t0 = time.perf_counter()
+            first.setdefault("t", t0)
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                timed[label] += time.perf_counter() - t0
+
+        setattr(owner, name, timer)
+
+    work_parts = [(work, "_prepare_group", "load + degrade (PNG write included)"),
+                  (work, "fuse_with_policy", "fuse (the fuser)"),
+                  (work, "_score", "score (the metric)")]
+    harness_parts = [(writer.ResultWriter, "flush", "store writes (ResultWriter.flush)"),
+                     (work, "write_image", "PNG writes (degraded ones also above)"),
+                     (leases.Leases, "claim", "lease claims"),
+                     (work, "build_plugin", "plugin look-ups (work.build_plugin)")]
+    levels = max(1, round(items / (7 * len(IDS))))
+    sev = ", ".join(f"{{sigma: {0.01 + 0.1 * k / levels:.6f}}}" for k in range(levels))
+    with tempfile.TemporaryDirectory() as tmp:
+        suite = Path(tmp) / "harness.yaml"
+        suite.write_text(HARNESS_SUITE.format(levels=sev))
+        for owner, name, label in work_parts + harness_parts:
+            wrap(owner, name, label)
+        with Meter() as m:
+            summary = run(suite, db=f"sqlite:///{tmp}/store.db", cache=f"{tmp}/cache")
+    n = summary.computed
+    startup = first["t"] - m.t0  # store opened, plan made, items checked: before any item
+    print(f"harness: {n} items ({len(IDS)} demo pairs x {levels} noise levels x 7 fusers, EN), "
+          f"in-process: wall {m.wall:.2f} s, CPU {m.cpu:.2f} s; {startup:.2f} s before the "
+          f"first item (start-up, plan, store), then {1000 * (m.wall - startup) / n:.2f} ms/item")
+    work_s = 0.0
+    for _, _, label in work_parts:
+        work_s += timed[label]
+        print(f"    {label:<40}{1000 * timed[label] / n:8.2f} ms/item")
+    rest = m.wall - startup - work_s
+    print(f"  the harness (the run minus those): {1000 * rest / n:.2f} ms/item, of which")
+    for _, _, label in harness_parts:
+        print(f"    {label:<40}{1000 * timed[label] / n:8.2f} ms/item")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("stage", choices=["alloc", "qp", "boards", "publish", "all"])
+    parser.add_argument("stage", choices=["alloc", "qp", "boards", "publish", "harness", "all"])
     parser.add_argument("--methods", type=int, default=300, help="publish: methods of the suite")
     parser.add_argument("--repeat", type=int, default=1, help="alloc: timed calls per network")
     parser.add_argument("--trim", type=int, action="append", default=[], metavar="MIB",
                         help="alloc: trim threshold(s) to try, MiB (default: benchbed.memory's)")
-    parser.add_argument("--items", type=int, default=4, help="qp: fused images of the pair")
+    parser.add_argument("--items", type=int, default=None,
+                        help="qp: fused images of the pair (default 4); harness: items (2000)")
     parser.add_argument("--rows", type=int, default=1_000_000, help="boards: score rows")
     parser.add_argument("--keep", type=Path, default=None,
                         help="boards: store file to build (or reuse when it exists)")
@@ -369,11 +442,13 @@ def main() -> None:
     if args.stage in ("alloc", "all"):
         stage_alloc(args.repeat, [t << 20 for t in args.trim])
     if args.stage in ("qp", "all"):
-        stage_qp(args.items)
+        stage_qp(args.items or 4)
     if args.stage in ("boards", "all"):
         stage_boards(args.rows, args.keep)
     if args.stage in ("publish", "all"):
         stage_publish(args.methods, min(args.rows, 24_000 * args.methods))
+    if args.stage in ("harness", "all"):
+        stage_harness(args.items or 2000)
 
 
 if __name__ == "__main__":
