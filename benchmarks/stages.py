@@ -24,7 +24,8 @@ file with SQL (schema of benchbed/store/models.py: one run, its items, run_items
 2 datasets x 20 conditions x 10 methods x N pairs x 10 metrics, values from a seeded RNG), then
 times ``benchbed leaderboard show --suite synth`` (the ranked view) as a subprocess, the same
 on a 4,000-row store (start-up, imports and opening the store: the part that does not grow
-with the store), and its parts in this process: ``scores_frame`` and ``ranked_table``.
+with the store), and its parts in this process: the read (``board_scores``), the ranked table
+from its arrays (what the command does), and for comparison the long frame and the table from it.
 
 On shared cores the CPU column moves much less with the other jobs' load than wall time does.
 To compare with another version of a plugin package (e.g. the zoo before a change), put a copy
@@ -317,7 +318,7 @@ def stage_boards(rows: int, keep: Path | None) -> None:
                   f" {len(out.splitlines())} lines")
         # its parts, in this process
         from benchbed.leaderboard import score_view
-        from benchbed.leaderboard.query import scores_frame, select_board
+        from benchbed.leaderboard.query import board_scores, select_board
         from benchbed.leaderboard.views import ranked_table
         from benchbed.registry import Registry
         from benchbed.store import open_store
@@ -325,12 +326,21 @@ def stage_boards(rows: int, keep: Path | None) -> None:
         sessions = open_store(url)
         board = select_board(sessions, "synth")
         with Meter() as m:
-            frame = scores_frame(sessions, "synth", board)
-        print(f"  scores_frame: wall {m.wall:.2f} s, CPU {m.cpu:.2f} s ({len(frame)} rows)")
-        hib = {m: True for m in frame.metric.unique()}
+            scores = board_scores(sessions, "synth", board)
+        print(f"  board_scores (the read): wall {m.wall:.2f} s, CPU {m.cpu:.2f} s "
+              f"({len(scores)} rows)")
+        hib = {m: True for m in scores.metrics}
         with Meter() as m:
-            table = ranked_table(frame, hib)
-        print(f"  ranked_table: wall {m.wall:.2f} s, CPU {m.cpu:.2f} s ({len(table)} rows)")
+            table = ranked_table(scores, hib)
+        print(f"  ranked_table from the arrays: wall {m.wall:.2f} s, CPU {m.cpu:.2f} s "
+              f"({len(table)} rows)")
+        with Meter() as m:
+            frame = scores.frame()
+        print(f"  the long frame (other views; not built by the ranked view): wall {m.wall:.2f} s,"
+              f" CPU {m.cpu:.2f} s ({len(frame)} rows)")
+        with Meter() as m:
+            ranked_table(frame, hib)
+        print(f"  ranked_table from the frame: wall {m.wall:.2f} s, CPU {m.cpu:.2f} s")
         with Meter() as m:
             score_view(sessions, Registry(), "synth", board=board)
         print(f"  score_view (ranked, as the command): wall {m.wall:.2f} s, CPU {m.cpu:.2f} s")

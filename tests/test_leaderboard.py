@@ -17,6 +17,7 @@ from scipy.stats import wilcoxon
 from benchbed import leaderboard as lb
 from benchbed.cli import main
 from benchbed.errors import BenchbedError
+from benchbed.store import open_store
 
 SUITE = """\
 name: lbtest
@@ -376,3 +377,84 @@ def test_critical_difference_separates_a_clearly_better_method() -> None:
     assert cd.friedman_p < 1e-6
     assert cd.cd == pytest.approx(lb.nemenyi_q(3) * math.sqrt(3 * 4 / (6 * 30)))
     assert cd.cliques() == [["x", "y"]] or cd.cliques() == [["y", "x"]]
+
+
+# --- the ranked view from arrays (leaderboard show at scale) -----------------------------------
+
+def _write_scores(path: Path, values: dict[tuple[str, str, str, str, str], float],
+                  extra: list[tuple[int, str, str, float]] = ()) -> None:
+    """Items (one per (pair, degradation, severity, method)) and their scores into the
+    synthetic store's tables; ``extra`` adds scores of metrics the plan does not list."""
+    con = sqlite3.connect(path)
+    items: dict[tuple[str, ...], int] = {}
+    with con:
+        for (pair, deg, sev, method, metric), v in values.items():
+            key = (pair, deg, sev, method)
+            if key not in items:
+                items[key] = len(items) + 1
+                con.execute("INSERT INTO items (id, suite, item_key, run_id, dataset, pair_id, "
+                            "degradation, severity, method, seed, status, seconds, artifacts, "
+                            "created_at) VALUES (?, 'synth', ?, 1, 'msrs', ?, ?, ?, ?, 1, 'done',"
+                            " 0.5, '{}', '2025-01-01 00:00:00')",
+                            (items[key], f"{items[key]:064x}", pair, deg, sev, method))
+                con.execute("INSERT INTO run_items (run_id, item_id) VALUES (1, ?)",
+                            (items[key],))
+            profile = "vifb" if metric == "QABF" else "evaluator"
+            con.execute("INSERT INTO scores (item_id, metric, profile, version, value) "
+                        "VALUES (?, ?, ?, '1', ?)", (items[key], metric, profile, v))
+        for item_id, metric, profile, v in extra:
+            con.execute("INSERT INTO scores (item_id, metric, profile, version, value) "
+                        "VALUES (?, ?, ?, '1', ?)", (item_id, metric, profile, v))
+    con.close()
+
+
+def test_ranked_view_from_arrays_is_bit_for_bit_the_frames(tmp_path: Path) -> None:
+    """`leaderboard show` ranks from the board's arrays (no long frame); the means must be the
+    frame's to the last bit, ties included, under every filter the view takes."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "stages", Path(__file__).resolve().parents[1] / "benchmarks" / "stages.py")
+    stages = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(stages)
+    path = tmp_path / "synth.db"
+    stages.build_store(path, 1)  # the schema, the suite's run and one pair's rows
+    con = sqlite3.connect(path)
+    with con:
+        con.execute("DELETE FROM scores")
+        con.execute("DELETE FROM run_items")
+        con.execute("DELETE FROM items")
+    con.close()
+    rng = np.random.default_rng(3)
+    values = {}
+    for p in range(7):
+        for deg, sev in (("clean", "0"), ("gaussian_noise", "2")):
+            for method in ("average", "gff", "laplacian"):
+                for metric in ("EN", "QABF", "SD"):
+                    # magnitudes 1e-8..1e8: a sum in another order would differ in the last bits
+                    v = float(rng.normal() * 10.0 ** rng.integers(-8, 9))
+                    values[(f"msrs-{p:05d}", deg, sev, method, metric)] = v
+            for metric in ("EN", "QABF", "SD"):  # an exact tie: gff equals average everywhere
+                values[(f"msrs-{p:05d}", deg, sev, "gff", metric)] = \
+                    values[(f"msrs-{p:05d}", deg, sev, "average", metric)]
+    _write_scores(path, values, extra=[(1, "NOT_IN_PLAN", "evaluator", 1.0)])
+    sessions = open_store(f"sqlite:///{path}")
+    scores = lb.board_scores(sessions, "synth")
+    frame = lb.scores_frame(sessions, "synth")
+    assert len(scores) == len(frame) == len(values)  # the unlisted metric is not read
+    pd.testing.assert_frame_equal(scores.frame(), frame, check_exact=True)
+    hib = {"EN": True, "QABF": True, "SD": False}
+    for kwargs in ({}, {"metric": "QABF"}, {"degradation": "gaussian_noise"},
+                   {"filters": {"pair_id": ["msrs-00001", "msrs-00004"], "method": ["gff",
+                                                                                   "laplacian"]}},
+                   {"primary": ["EN", "SD"], "metric_order": ["SD", "QABF", "EN"]}):
+        fast = lb.ranked_table(scores, hib, **kwargs)
+        slow = lb.ranked_table(frame, hib, **kwargs)
+        pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+    tied = lb.ranked_table(scores, hib)
+    by = tied.set_index(["degradation", "method"])
+    assert (by.loc[("clean", "gff"), "rank"] == by.loc[("clean", "average"), "rank"]).all()
+    with pytest.raises(BenchbedError, match="no scores match"):
+        lb.ranked_table(scores, hib, filters={"pair_id": ["nope"]})
+    with pytest.raises(BenchbedError, match="cannot filter"):
+        lb.ranked_table(scores, hib, filters={"value": ["1.0"]})

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sqlalchemy import Connection, and_, case, func, or_, select
+from sqlalchemy import BigInteger, Connection, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from benchbed.errors import BenchbedError
@@ -131,10 +131,111 @@ def scores_frame(sessions: sessionmaker[Session], suite: str, board: Board | Non
     Columns: suite, dataset, pair_id, degradation, severity, method, metric, profile, value,
     seconds. A metric scored under several convention profiles in one suite is named
     ``metric[profile]`` so that profiles never mix.
+    """
+    return board_scores(sessions, suite, board).frame()
+
+
+SCORE_COLUMNS = ["dataset", "pair_id", "degradation", "severity", "method", "metric", "profile",
+                 "value", "seconds"]
+"""The columns of :func:`scores_frame` after ``suite``."""
+
+
+@dataclass(frozen=True)
+class BoardScores:
+    """A board's scores before the long frame is built: the items once, each score row as
+    numbers (its item's row, its metric's index, its value).
+
+    A million-row board is summarised from these arrays without building a million-row frame of
+    text columns (``leaderboard show``); :meth:`frame` builds that frame, row for row the same.
+    """
+
+    suite: str
+    items: pd.DataFrame
+    """One row per done item, by id: ``id`` and the text columns of :data:`SCORE_COLUMNS`, and
+    ``seconds``."""
+    row_item: np.ndarray
+    """Per score row (item id, then score id order): its item's position in ``items``."""
+    code: np.ndarray
+    """Per score row: its metric's position in ``metrics``."""
+    value: np.ndarray
+    metrics: tuple[str, ...]
+    """Shown metric names (``metric[profile]`` where one suite scores several profiles)."""
+    profiles: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def present_metrics(self) -> list[str]:
+        """The metrics that have rows, in the order of their first row (as ``frame().metric.unique()``)."""
+        codes, first = np.unique(self.code, return_index=True)
+        return [self.metrics[i] for i in codes[np.argsort(first)]]
+
+    def frame(self) -> pd.DataFrame:
+        """The long frame of :func:`scores_frame`."""
+        if not len(self):
+            frame = pd.DataFrame([], columns=SCORE_COLUMNS)
+            frame.insert(0, "suite", self.suite)
+            frame["value"] = frame["value"].astype(float)
+            return frame
+        data: dict[str, Any] = {c: self.items[c].array.take(self.row_item)
+                                for c in ("dataset", "pair_id", "degradation", "severity",
+                                          "method")}
+        data["metric"] = _text(list(self.metrics)).take(self.code)
+        data["profile"] = _text(list(self.profiles)).take(self.code)
+        data["value"] = self.value
+        data["seconds"] = self.items["seconds"].to_numpy(dtype=float)[self.row_item]
+        frame = pd.DataFrame({c: data[c] for c in SCORE_COLUMNS})
+        frame.insert(0, "suite", self.suite)
+        return frame
+
+    def where(self, filters: dict[str, list[str]]) -> BoardScores:
+        """The rows whose item columns (or ``metric``) equal one of the given texts."""
+        keep_items = np.ones(len(self.items), dtype=bool)
+        keep_metrics = np.ones(len(self.metrics), dtype=bool)
+        for col, values in filters.items():
+            if col in ("metric", "profile"):
+                names = self.metrics if col == "metric" else self.profiles
+                keep_metrics &= np.isin(np.asarray(names, dtype=object), values)
+            elif col == "suite":
+                keep_items &= self.suite in values
+            elif col in ("value", "seconds") or col not in self.items.columns:
+                raise BenchbedError(f"cannot filter scores on {col!r} before summarising",
+                                    fix="filter on an item column, metric or profile")
+            else:
+                keep_items &= self.items[col].astype(str).isin(values).to_numpy()
+        rows = keep_items[self.row_item] & keep_metrics[self.code]
+        return BoardScores(self.suite, self.items, self.row_item[rows], self.code[rows],
+                           self.value[rows], self.metrics, self.profiles)
+
+    def group_means(self) -> tuple[pd.DataFrame, pd.Series]:
+        """Mean value per (condition, method, metric) and the pairs per (dataset, degradation,
+        severity, method): what ``frame().groupby(...)`` gives, from integer keys.
+
+        The rows of each group are averaged in the same order by the same pandas reduction as
+        on the frame, so the means are bit for bit those of the frame.
+        """
+        groups = self.items.groupby(KEYS, sort=False).ngroup().to_numpy()
+        n_metrics = max(len(self.metrics), 1)
+        key = groups[self.row_item].astype(np.int64) * n_metrics + self.code
+        means = pd.Series(self.value).groupby(key).mean()
+        group, metric = np.divmod(means.index.to_numpy(), n_metrics)
+        first = pd.Series(np.arange(len(self.items))).groupby(groups).first()
+        heads = self.items.iloc[first.loc[group].to_numpy()][KEYS].reset_index(drop=True)
+        out = heads.assign(metric=np.asarray(self.metrics, dtype=object)[metric],
+                           mean=means.to_numpy())
+        out.insert(0, "suite", self.suite)
+        used = self.items.iloc[np.unique(self.row_item)]
+        counts = used.groupby(KEYS)["pair_id"].nunique().rename("n")
+        return out, counts
+
+
+def board_scores(sessions: sessionmaker[Session], suite: str, board: Board | None = None
+                 ) -> BoardScores:
+    """The board's done scores as :class:`BoardScores`.
 
     Read as plain DBAPI tuples, without SQLAlchemy rows: the items once (their text columns),
-    the scores as numbers only (item id, score id, the (metric, profile) pair's index, value),
-    joined and ordered with numpy.
+    the scores as numbers only (item id, the (metric, profile) pair's index, value), joined
+    with numpy.
     """
     board = resolve_board(sessions, suite, board)
     wanted = {(m.name, m.profile) for m in plan_of(sessions, suite, board).metrics}
@@ -147,42 +248,46 @@ def scores_frame(sessions: sessionmaker[Session], suite: str, board: Board | Non
             pairs = sorted((str(m), str(p)) for m, p in _fetch(conn, (
                 select(Score.metric, Score.profile).join(Item, Score.item_id == Item.id)
                 .where(done).distinct())))
-        pair_of = [and_(Score.metric == m, Score.profile == p) for m, p in pairs]
-        # numbers only, in the order of the rows: item id, then score id
-        scores = _fetch_numbers(conn, (
-            select(Score.item_id, case(*((c, i) for i, c in enumerate(pair_of)), else_=-1),
-                   Score.value)
-            .where(Score.item_id.in_(select(Item.id).where(done)), or_(*pair_of))
-            .order_by(Score.item_id, Score.id)), [np.int64, np.intp, np.float64]) if pairs \
-            else None
+        # numbers only, in the order of the rows (item id, then score id), two per row: the
+        # item id and the metric's index packed in one integer, and the value (the cursor's
+        # per-row cost is most of the read); metrics the plan does not list get the index
+        # len(pairs) and are dropped here, cheaper than a second test of every row in SQL
+        width = len(pairs) + 1
+        scores = None
+        if pairs:
+            packed, value = _fetch_numbers(conn, (
+                select(cast(Score.item_id, BigInteger) * width + _pair_index(pairs), Score.value)
+                .where(Score.item_id.in_(select(Item.id).where(done)))
+                .order_by(Score.item_id, Score.id)), [np.int64, np.float64])
+            item_id, code = np.divmod(packed, width)
+            listed = code < len(pairs)
+            scores = [item_id[listed], code[listed].astype(np.intp), value[listed]]
         items = _fetch(conn, select(*_ITEM_COLUMNS).where(done).order_by(Item.id)) \
             if scores is not None and len(scores[0]) else []
-    columns = ["dataset", "pair_id", "degradation", "severity", "method", "metric", "profile",
-               "value", "seconds"]
+    item_frame = pd.DataFrame(items, columns=[str(c.key) for c in _ITEM_COLUMNS])
     if not items:
-        frame = pd.DataFrame([], columns=columns)
-        frame.insert(0, "suite", suite)
-        frame["value"] = frame["value"].astype(float)
-        return frame
+        empty = np.zeros(0, dtype=np.intp)
+        return BoardScores(suite, item_frame, empty, empty, np.zeros(0), (), ())
     item_id, code, value = scores
-    ids = np.fromiter((r[0] for r in items), dtype=np.int64, count=len(items))
+    ids = item_frame["id"].to_numpy(dtype=np.int64)
     at = np.minimum(np.searchsorted(ids, item_id), len(ids) - 1)  # the join: each row's item
     if not np.array_equal(ids[at], item_id):  # not expected (same WHERE, same transaction)
         keep = ids[at] == item_id
         code, value, at = code[keep], value[keep], at[keep]
     present = {pairs[i] for i in np.unique(code)}
     profiles = {m: len({p for n, p in present if n == m}) for m, _ in present}
-    shown = [f"{m}[{p}]" if profiles.get(m, 0) > 1 else m for m, p in pairs]
-    data: dict[str, Any] = {}
-    for k, col in enumerate(_ITEM_COLUMNS[1:6], start=1):
-        data[str(col.key)] = _text([r[k] for r in items]).take(at)
-    data["metric"] = _text(shown).take(code)
-    data["profile"] = _text([p for _, p in pairs]).take(code)
-    data["value"] = value
-    data["seconds"] = np.asarray([r[6] for r in items], dtype=float)[at]
-    frame = pd.DataFrame({c: data[c] for c in columns})
-    frame.insert(0, "suite", suite)
-    return frame
+    shown = tuple(f"{m}[{p}]" if profiles.get(m, 0) > 1 else m for m, p in pairs)
+    return BoardScores(suite, item_frame, at, code, value, shown, tuple(p for _, p in pairs))
+
+
+def _pair_index(pairs: list[tuple[str, str]]) -> Any:
+    """SQL for the index of a score's (metric, profile) in ``pairs`` (``len(pairs)`` if absent):
+    a CASE on the metric, then on the profile, so that each row is compared once per metric."""
+    profiles: dict[str, list[tuple[str, int]]] = {}
+    for i, (m, p) in enumerate(pairs):
+        profiles.setdefault(m, []).append((p, i))
+    return case({m: case({p: i for p, i in ps}, value=Score.profile, else_=len(pairs))
+                 for m, ps in profiles.items()}, value=Score.metric, else_=len(pairs))
 
 
 def _text(values: list[Any]) -> Any:

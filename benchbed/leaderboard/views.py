@@ -16,7 +16,10 @@ from benchbed.leaderboard.query import (
     CLEAN,
     COND,
     KEYS,
+    SCORE_COLUMNS,
     Board,
+    BoardScores,
+    board_scores,
     detections_frame,
     plan_of,
     resolve_board,
@@ -70,14 +73,11 @@ def parse_filters(items: Iterable[str]) -> dict[str, list[str]]:
 def filter_frame(frame: pd.DataFrame, filters: Mapping[str, Any] | None) -> pd.DataFrame:
     """Keep rows whose columns equal one of the given values (compared as text); None is no filter."""
     df = frame
-    for col, want in (filters or {}).items():
-        if want is None:
-            continue
+    for col, values in _text_filters(filters or {}).items():
         if col not in df.columns:
             raise BenchbedError(f"cannot filter on {col!r}: no such column",
                                 fix=f"use one of {', '.join(map(str, df.columns))}")
-        values = [want] if isinstance(want, str) or not isinstance(want, Sequence) else want
-        df = df[df[col].astype(str).isin([str(v) for v in values])]
+        df = df[df[col].astype(str).isin(values)]
     return df
 
 
@@ -100,7 +100,7 @@ def headline_metrics(plan: Plan | None, metrics: Iterable[str],
     return based or present
 
 
-def ranked_table(frame: pd.DataFrame, higher_is_better: Mapping[str, bool],
+def ranked_table(frame: pd.DataFrame | BoardScores, higher_is_better: Mapping[str, bool],
                  metric: str | None = None, degradation: str | None = None,
                  metric_order: list[str] | None = None,
                  filters: Mapping[str, Any] | None = None,
@@ -109,17 +109,25 @@ def ranked_table(frame: pd.DataFrame, higher_is_better: Mapping[str, bool],
 
     Ranks are per metric (1 = best, ties share the best rank) and averaged into ``mean_rank``
     over the ``primary`` metrics (default all shown); ``rank`` is the place by mean rank. ``n``
-    is the number of pairs.
+    is the number of pairs. ``frame`` is the long frame or, the same numbers without building
+    it, the board's :class:`BoardScores`.
     """
-    df = filter_frame(frame, {"metric": metric, "degradation": degradation, **(filters or {})})
-    require_rows(df)
-    if "suite" not in df.columns:
-        df = df.assign(suite="")
-    means = df.groupby([*COND, "method", "metric"])["value"].mean().rename("mean").reset_index()
+    wanted = {"metric": metric, "degradation": degradation, **(filters or {})}
+    if isinstance(frame, BoardScores):
+        scores = frame.where(_text_filters(wanted))
+        if not len(scores):
+            require_rows(pd.DataFrame())
+        means, counts = scores.group_means()
+    else:
+        df = filter_frame(frame, wanted)
+        require_rows(df)
+        if "suite" not in df.columns:
+            df = df.assign(suite="")
+        means = df.groupby([*COND, "method", "metric"])["value"].mean().rename("mean").reset_index()
+        counts = df.groupby(KEYS)["pair_id"].nunique().rename("n")
     ranked = rank_frame(means, higher_is_better)  # the one ranking rule of the package
     table = ranked.pivot_table(index=KEYS, columns="metric", values="mean", aggfunc="first")
     ranks = ranked.pivot_table(index=KEYS, columns="metric", values="rank", aggfunc="first")
-    counts = df.groupby(KEYS)["pair_id"].nunique().rename("n")
     metrics = ordered_metrics(table.columns, metric_order)
     table = table[metrics]
     cond = ["dataset", "degradation", "severity"]
@@ -130,6 +138,17 @@ def ranked_table(frame: pd.DataFrame, higher_is_better: Mapping[str, bool],
     table.insert(3, "rank", table.groupby(cond)["mean_rank"].rank(method="min").astype(int))
     table.columns.name = None
     return table.reset_index(drop=True)
+
+
+def _text_filters(filters: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``filter_frame``'s filters as lists of texts (None dropped)."""
+    out = {}
+    for col, want in filters.items():
+        if want is None:
+            continue
+        values = [want] if isinstance(want, str) or not isinstance(want, Sequence) else want
+        out[col] = [str(v) for v in values]
+    return out
 
 
 def ordered_metrics(metrics: Iterable[str], order: Sequence[str] | None) -> list[str]:
@@ -297,22 +316,22 @@ def score_view(sessions: sessionmaker[Session], registry: Any, suite: str, *,
                n_boot: int = 2000, seed: int = 0) -> View:
     """One of the score views of a suite's board: ranked, stats, robustness or auc."""
     board = resolve_board(sessions, suite, board)
-    frame = scores_frame(sessions, suite, board)
-    if frame.empty:
+    scores = board_scores(sessions, suite, board)
+    if not len(scores):
         raise BenchbedError(f"suite {suite!r} has no successful items yet",
                             fix="check the failures the run printed")
-    hib = higher_is_better_map(registry, frame.metric.unique())
+    present = scores.present_metrics()
+    hib = higher_is_better_map(registry, present)
     plan = plan_of(sessions, suite, board)
     order = [m.name for m in plan.metrics]
-    primary = headline_metrics(plan, frame.metric.unique(),
-                               reference_free_map(registry, frame.metric.unique()))
+    primary = headline_metrics(plan, present, reference_free_map(registry, present))
     wanted: dict[str, Any] = {"degradation": degradation, **(filters or {})}
     if view == "ranked":
-        if metric:
-            frame = filter_frame(frame, {"metric": metric})
+        # from the arrays: a million scores are summarised without a million-row frame
         out_cols = ["dataset", "degradation", "severity", "method", "rank", "mean_rank", "n"]
-        pre, post = _split_filters(wanted, frame.columns, out_cols)
-        table = filter_frame(ranked_table(filter_frame(frame, pre), hib, metric_order=order,
+        pre, post = _split_filters({**wanted, "metric": metric}, ["suite", *SCORE_COLUMNS],
+                                   out_cols)
+        table = filter_frame(ranked_table(scores, hib, metric_order=order, filters=pre,
                                           primary=None if metric else primary), post)
         title = (f"mean over pairs; rank by mean rank across {metric or ', '.join(primary)}; "
                  + ", ".join(f"{m} {'↑' if h else '↓'}" for m, h in sorted(hib.items())))
@@ -320,16 +339,17 @@ def score_view(sessions: sessionmaker[Session], registry: Any, suite: str, *,
         wanted["metric"] = metric
         out_cols = ["suite", "dataset", "degradation", "severity", "method", "metric", "mean",
                     "std", "n", "ci_low", "ci_high", "rank", "mean_rank", "place"]
-        pre, post = _split_filters(wanted, frame.columns, out_cols)
-        table = filter_frame(stats_table(filter_frame(frame, pre), hib, n_boot=n_boot,
+        pre, post = _split_filters(wanted, ["suite", *SCORE_COLUMNS], out_cols)
+        table = filter_frame(stats_table(filter_frame(scores.frame(), pre), hib, n_boot=n_boot,
                                          seed=seed, metric_order=order, primary=primary), post)
         title = (f"mean, std, n and 95% bootstrap CI ({n_boot} resamples, seed {seed}); rank "
                  "per metric within a condition; mean_rank across metrics; place by mean_rank")
     elif view == "robustness":
         wanted["metric"] = metric
         rob_cols = ["suite", "dataset", "degradation", "severity", "method", "metric"]
-        pre, post = _split_filters(wanted, frame.columns, rob_cols)
-        table = filter_frame(robustness_frame(filter_frame(frame, pre), clean=clean_labels(plan),
+        pre, post = _split_filters(wanted, ["suite", *SCORE_COLUMNS], rob_cols)
+        table = filter_frame(robustness_frame(filter_frame(scores.frame(), pre),
+                                              clean=clean_labels(plan),
                                               n_boot=n_boot, seed=seed), post)
         if table.empty:
             raise BenchbedError(f"suite {suite!r} has no robustness ratios to show",
@@ -338,9 +358,9 @@ def score_view(sessions: sessionmaker[Session], registry: Any, suite: str, *,
         title = "score under degradation / score on clean input (same pairs and method), 95% CI"
     elif view == "auc":
         wanted["metric"] = metric
-        pre, post = _split_filters(wanted, frame.columns,
+        pre, post = _split_filters(wanted, ["suite", *SCORE_COLUMNS],
                                    ["suite", "dataset", "degradation", "method", "metric"])
-        summary = summary_frame(filter_frame(frame, pre), n_boot=n_boot, seed=seed)
+        summary = summary_frame(filter_frame(scores.frame(), pre), n_boot=n_boot, seed=seed)
         table = filter_frame(sweep_auc_frame(summary, clean=clean_labels(plan),
                                              order=severity_order(plan),
                                              axes=severity_axes(plan, registry)), post)
