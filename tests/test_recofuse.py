@@ -129,7 +129,7 @@ def test_sde_timesteps():
 # --- architecture --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["small", "paper"])
+@pytest.mark.parametrize("name", ["small", "gated", "paper"])
 def test_param_counts_match_the_table(name):
     from benchbed_recofuse.autoencoder import FusionAutoencoder
     from benchbed_recofuse.dim import ConditionalNAFNet
@@ -290,3 +290,87 @@ def test_fuse_returns_the_clean_shape(tmp_path):
     direct = fuser.fuse(FusionInputs((ir_lr, vi_clean[..., 0]), ("ir", "vi"), obs, "cpu", 3))
     again = fuser.fuse(FusionInputs((ir_lr, vi_clean[..., 0]), ("ir", "vi"), obs, "cpu", 3))
     assert direct.shape == (45, 61) and np.array_equal(direct, again)  # seeded: reproducible
+
+
+# --- the gates of the staged rebuild (issue 19) ---------------------------------------------------
+
+
+def test_gated_config_has_a_quarter_resolution_latent_and_the_suites_steps():
+    from benchbed_recofuse.model import ReCoFuse
+
+    m = ReCoFuse(CONFIGS["gated"]).eval()
+    z, _ = m.ae.encode(torch.rand(1, 1, 64, 96))
+    assert z.shape == (1, 8, 16, 24)  # H/4 x W/4 x 8
+    assert m.sde.T == 20  # the 20 steps recofuse-ivf / recofuse-seed sample with
+    assert CONFIGS["gated"].train.holdout == 1
+
+
+def test_split_holdout_keeps_the_last_pairs_of_each_dataset_out_of_training():
+    from benchbed_recofuse.data import CleanPair, split_holdout
+
+    z = np.zeros((4, 4), np.float32)
+    pairs = [CleanPair(f"{ds}/{i:02d}", z, z) for ds, n in (("msrs", 4), ("llvip", 3), ("one", 1))
+             for i in range(n)]
+    train, held = split_holdout(pairs, 1)
+    assert [p.id for p in held] == ["msrs/03", "llvip/02"]  # a one-pair split stays in training
+    assert {p.id for p in train} | {p.id for p in held} == {p.id for p in pairs}
+    assert not {p.id for p in train} & {p.id for p in held}
+    assert split_holdout(pairs, 0) == (pairs, [])
+
+
+def test_latent_gate_measures_the_reconstruction_psnr():
+    from benchbed_recofuse import gates
+    from benchbed_recofuse.model import ReCoFuse
+
+    m = ReCoFuse(CONFIGS["gated"]).eval()
+    rng = np.random.default_rng(0)
+    images = [(f"d/{i}/vi", rng.random((40, 56)).astype(np.float32)) for i in range(2)]
+    r = gates.latent_gate(m, images)
+    recon = gates.reconstruct(m, images[0][1])
+    assert recon.shape == (40, 56)
+    want = np.mean([gates.psnr_8bit(gates.reconstruct(m, im), im) for _, im in images])
+    assert r.details["mean_db"] == pytest.approx(want, abs=1e-3)
+    assert r.passed == (want >= gates.LATENT_PSNR_DB)
+    # 8-bit PSNR (golden: MSE of one grey level on every pixel = 48.13 dB = 10 log10(255^2))
+    a = np.full((8, 8), 100 / 255, np.float32)
+    assert gates.psnr_8bit(a, a + 1 / 255) == pytest.approx(10 * math.log10(255.0**2), abs=1e-9)
+
+
+def test_eps_gate_is_zero_for_an_oracle_and_flags_the_worst_step():
+    from benchbed_recofuse import gates
+    from benchbed_recofuse.data import Batch
+    from benchbed_recofuse.model import ReCoFuse
+
+    m = ReCoFuse(CONFIGS["gated"]).eval()
+    x = torch.rand(2, 1, 32, 32)
+    batch = Batch(x, x.clone(), x, x.clone())
+    errors = gates.eps_errors(m, [batch])
+    assert set(errors) == {"vis", "ir"} and sorted(errors["vis"]) == list(range(1, 21))
+    # an untrained net with eps_skip predicts E[eps | x - mu]: with LQ = clean (z0 = mu) the
+    # noise is x_t - mu over sigma_bar, so the error is the net's residual, well above zero
+    assert all(v > 0 for v in errors["vis"].values())
+    r = gates.eps_gate({"vis": {1: 0.2, 2: 0.7}, "ir": {1: 0.1, 2: 0.3}})
+    assert not r.passed and "vis worst 0.70 at t=2" in r.figure
+    assert gates.eps_gate({"vis": {1: 0.2}, "ir": {1: 0.49}}).passed
+
+
+def test_branch_and_coupling_gates_compare_group_means():
+    from benchbed_recofuse import gates
+
+    rows = [{"case": "real/a", "branch": "vis", "lq_db": 20.0, "alone_db": 22.0, "coupled_db": 23.0},
+            {"case": "real/b", "branch": "vis", "lq_db": 20.0, "alone_db": 19.0, "coupled_db": 17.0},
+            {"case": "haze/a", "branch": "vis", "lq_db": 15.0, "alone_db": 14.0, "coupled_db": 16.0}]
+    b, c = gates.branch_gate(rows), gates.coupling_gate(rows)
+    assert not b.passed and b.details["groups"]["real vis"]["alone_db"] == 20.5  # haze fails
+    assert not c.passed  # real: coupled 20.0 < alone 20.5 (haze: 16 >= 14 holds)
+    assert c.details["groups"]["haze vis"]["coupled_db"] == 16.0
+    assert gates.coupling_gate(rows[2:]).passed and not gates.branch_gate(rows[2:]).passed
+
+
+def test_sampler_gate_requires_the_trained_steps():
+    from benchbed_recofuse import gates
+    from benchbed_recofuse.model import ReCoFuse
+
+    m = ReCoFuse(CONFIGS["gated"])
+    assert gates.sampler_gate(m, {"recofuse-ivf": [20], "recofuse-seed": [20]}).passed
+    assert not gates.sampler_gate(m, {"recofuse-ivf": [20], "detection": [10]}).passed

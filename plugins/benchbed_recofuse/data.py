@@ -76,6 +76,19 @@ def load_pairs(spec: str | None) -> tuple[list[CleanPair], list[str]]:
     return pairs, labels
 
 
+def split_holdout(pairs: list[CleanPair], n: int) -> tuple[list[CleanPair], list[CleanPair]]:
+    """(training, held-out): the last ``n`` pairs by id of each dataset split are held out (never
+    trained on) for the gates' figures on training-split data; n = 0 holds out nothing."""
+    if n <= 0:
+        return pairs, []
+    by_ds: dict[str, list[CleanPair]] = {}
+    for p in pairs:
+        by_ds.setdefault(p.id.split("/", 1)[0], []).append(p)
+    held = {p.id for group in by_ds.values() for p in sorted(group, key=lambda q: q.id)[-n:]
+            if len(group) > n}
+    return [p for p in pairs if p.id not in held], [p for p in pairs if p.id in held]
+
+
 def luma(x: np.ndarray) -> np.ndarray:
     """BT.601 Y of an RGB image (gray passes through), as the core's colour policy computes it."""
     if x.ndim == 2:

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as nnf
 
 from benchbed_recofuse.configs import ModelConfig, get_config, with_train
-from benchbed_recofuse.data import Batch, BatchMaker, load_pairs
+from benchbed_recofuse.data import Batch, BatchMaker, load_pairs, split_holdout
 from benchbed_recofuse.lion import Lion
 from benchbed_recofuse.losses import ae_loss, fusion_loss
 from benchbed_recofuse.model import ReCoFuse, save_weights
@@ -309,6 +309,9 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
     state_path = out / "state.pt"
 
     pairs, data_labels = load_pairs(data)
+    pairs, held = split_holdout(pairs, cfg.train.holdout)
+    if held:
+        data_labels = [*data_labels, "held out (not trained on): " + ", ".join(p.id for p in held)]
     sampler = DegradationSampler(use_plugins=bool(extra.get("use_plugins", True)))
     trainer = Trainer(cfg, plan, BatchMaker(pairs, sampler), device, seed,
                       amp=bool(extra.get("amp", True)))
