@@ -328,12 +328,12 @@ def test_latent_gate_measures_the_reconstruction_psnr():
     r = gates.latent_gate(m, images)
     recon = gates.reconstruct(m, images[0][1])
     assert recon.shape == (40, 56)
-    want = np.mean([gates.psnr_8bit(gates.reconstruct(m, im), im) for _, im in images])
+    want = np.mean([gates.psnr(gates.reconstruct(m, im), im) for _, im in images])
     assert r.details["mean_db"] == pytest.approx(want, abs=1e-3)
     assert r.passed == (want >= gates.LATENT_PSNR_DB)
     # 8-bit PSNR (golden: MSE of one grey level on every pixel = 48.13 dB = 10 log10(255^2))
     a = np.full((8, 8), 100 / 255, np.float32)
-    assert gates.psnr_8bit(a, a + 1 / 255) == pytest.approx(10 * math.log10(255.0**2), abs=1e-9)
+    assert gates.psnr(a, a + 1 / 255) == pytest.approx(10 * math.log10(255.0**2), abs=1e-9)
 
 
 def test_eps_gate_is_zero_for_an_oracle_and_flags_the_worst_step():

@@ -21,21 +21,14 @@ import numpy as np
 import torch
 
 from benchbed_recofuse.data import luma
-from benchbed_recofuse.model import ReCoFuse
+from benchbed_recofuse.model import ReCoFuse, pad_bottom_right
+from benchbed_recofuse.validate import psnr
 
 LATENT_PSNR_DB = 28.0
 """Gate 1: mean PSNR (Y, 8-bit) of the AE's reconstruction of clean test images."""
 
 LATENT_DATA = "msrs:test,llvip:test"
 """The IVF test splits gate 1 is measured on (those of the recofuse-ivf suite)."""
-
-
-def psnr_8bit(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB of two [0, 1] images after 8-bit quantisation (inf when equal)."""
-    a8 = np.round(np.clip(a, 0.0, 1.0) * 255.0)
-    b8 = np.round(np.clip(b, 0.0, 1.0) * 255.0)
-    mse = float(np.mean((a8 - b8) ** 2))
-    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
 @dataclass
@@ -74,7 +67,7 @@ def reconstruct(model: ReCoFuse, image: np.ndarray) -> np.ndarray:
 
 def latent_gate(model: ReCoFuse, images: list[tuple[str, np.ndarray]]) -> GateResult:
     """Gate 1 on ``images``: mean, min and per-modality PSNR of the AE's reconstruction."""
-    rows = [(name, psnr_8bit(reconstruct(model, img), img)) for name, img in images]
+    rows = [(name, psnr(reconstruct(model, img), img)) for name, img in images]
     values = np.array([v for _, v in rows])
     by_mod: dict[str, list[float]] = {}
     for name, v in rows:
@@ -135,12 +128,8 @@ def eps_gate(errors: dict[str, dict[int, float]]) -> GateResult:
 def restore_uncoupled(model: ReCoFuse, lq: np.ndarray, branch: str, seed: int = 0) -> np.ndarray:
     """One branch alone (no TIM): the T-step Euler-Maruyama reverse SDE from mu, decoded with
     the LQ image's own skips."""
-    from benchbed_recofuse.model import PAD_MULTIPLE
-
     h, w = lq.shape
-    ph, pw = (-h) % PAD_MULTIPLE, (-w) % PAD_MULTIPLE
-    x = torch.nn.functional.pad(torch.from_numpy(np.ascontiguousarray(lq))[None, None],
-                                (0, pw, 0, ph), mode="replicate")
+    x = pad_bottom_right(torch.from_numpy(np.ascontiguousarray(lq, np.float32))[None, None])
     sde = model.sde
     gen = torch.Generator().manual_seed(seed)
     mu, skips = model.ae.encode(x)
@@ -187,8 +176,8 @@ def restoration_table(model: ReCoFuse, cases: list[RestorationCase], seed: int =
             lq, hq, coupled = ((c.vis_lq, c.vis_hq, cv) if branch == "vis"
                                else (c.ir_lq, c.ir_hq, ci))
             alone = restore_uncoupled(model, lq, branch, seed)
-            rows.append({"case": c.name, "branch": branch, "lq_db": psnr_8bit(lq, hq),
-                         "alone_db": psnr_8bit(alone, hq), "coupled_db": psnr_8bit(coupled, hq)})
+            rows.append({"case": c.name, "branch": branch, "lq_db": psnr(lq, hq),
+                         "alone_db": psnr(alone, hq), "coupled_db": psnr(coupled, hq)})
     return rows
 
 
@@ -239,13 +228,8 @@ def sampler_gate(model: ReCoFuse, suite_steps: dict[str, list[int]]) -> GateResu
 def oracle_table(model: ReCoFuse, cases: list[RestorationCase]) -> list[dict[str, Any]]:
     """The AE's ceiling for restoration: decode(latent of the clean source, skips of the LQ one)
     against the clean source, beside the LQ input's PSNR (what a perfect score net reaches)."""
-    from benchbed_recofuse.model import PAD_MULTIPLE
-
     def tensor(a: np.ndarray) -> torch.Tensor:
-        h, w = a.shape
-        x = torch.from_numpy(np.ascontiguousarray(a, np.float32))[None, None]
-        return torch.nn.functional.pad(x, (0, (-w) % PAD_MULTIPLE, 0, (-h) % PAD_MULTIPLE),
-                                       mode="replicate")
+        return pad_bottom_right(torch.from_numpy(np.ascontiguousarray(a, np.float32))[None, None])
 
     rows = []
     for c in cases:
@@ -255,6 +239,6 @@ def oracle_table(model: ReCoFuse, cases: list[RestorationCase]) -> list[dict[str
             _, skips = model.ae.encode(tensor(lq))
             h, w = hq.shape
             out = model.ae.decode(z_hq, skips)[0, 0, :h, :w].float().clamp(0, 1).numpy()
-            rows.append({"case": c.name, "branch": branch, "lq_db": psnr_8bit(lq, hq),
-                         "oracle_db": psnr_8bit(out, hq)})
+            rows.append({"case": c.name, "branch": branch, "lq_db": psnr(lq, hq),
+                         "oracle_db": psnr(out, hq)})
     return rows

@@ -130,19 +130,23 @@ class ReCoFuse(nn.Module):
 PAD_MULTIPLE = 128
 
 
+def pad_bottom_right(x: torch.Tensor, multiple: int = PAD_MULTIPLE, edge_pad: int = 0
+                     ) -> torch.Tensor:
+    """Edge-pad (..., H, W) bottom/right by ``edge_pad``, then up to multiples of ``multiple``."""
+    h, w = x.shape[-2:]
+    ph, pw = (-(h + edge_pad)) % multiple + edge_pad, (-(w + edge_pad)) % multiple + edge_pad
+    return nnf.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
+
+
 @torch.no_grad()
 def run_pair(model: ReCoFuse, vis: torch.Tensor, ir: torch.Tensor, steps: int | None = None,
              stochastic: bool = True, generator: torch.Generator | None = None, edge_pad: int = 0,
              multiple: int = PAD_MULTIPLE, x0_clip: float = 3.0) -> Outputs:
     """Edge-pad (H, W) tensors bottom/right by ``edge_pad`` and up to ``multiple``, sample, crop back."""
     h, w = vis.shape[-2:]
-    ph, pw = (-(h + edge_pad)) % multiple + edge_pad, (-(w + edge_pad)) % multiple + edge_pad
-
-    def pad(x: torch.Tensor) -> torch.Tensor:
-        return nnf.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
-
-    out = model.sample(pad(vis), pad(ir), steps=steps, stochastic=stochastic, generator=generator,
-                       x0_clip=x0_clip)
+    out = model.sample(pad_bottom_right(vis, multiple, edge_pad),
+                       pad_bottom_right(ir, multiple, edge_pad), steps=steps,
+                       stochastic=stochastic, generator=generator, x0_clip=x0_clip)
     return Outputs(*(t[..., :h, :w] for t in (out.fused, out.vis, out.ir)))
 
 
