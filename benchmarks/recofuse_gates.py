@@ -3,6 +3,7 @@
     BENCHBED_DATA=../shared/datasets python benchmarks/recofuse_gates.py              # shipped
     python benchmarks/recofuse_gates.py --checkpoint runs/recofuse-gated/recofuse-gated.pt
     python benchmarks/recofuse_gates.py --gates 1          # only the latent gate (fast)
+    python benchmarks/recofuse_gates.py --state runs/recofuse-gated/state.pt   # mid-training
 
 Gates (plugins/benchbed_recofuse/gates.py):
 1. latent: mean PSNR (Y) of decode(encode(x)) over the clean sources of the MSRS and LLVIP test
@@ -121,6 +122,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--checkpoint", type=Path, default=None,
                         help="weights file (default: the shipped small checkpoint)")
+    parser.add_argument("--state", type=Path, default=None,
+                        help="a training state (state.pt of `benchbed train recofuse`) instead")
     parser.add_argument("--gates", default="1,2a,2b,3,4", help="comma-separated gates to measure")
     parser.add_argument("--synthetic", type=int, default=2, help="MSRS test pairs per synthetic "
                                                                   "degradation (gates 2b, 3)")
@@ -135,8 +138,18 @@ def main() -> int:
     from benchbed_recofuse.model import load_weights
 
     torch.manual_seed(args.seed)
-    path = args.checkpoint or resolve_checkpoint("small", "")
-    model = load_weights(path)
+    if args.state is not None:
+        from benchbed_recofuse.configs import get_config
+        from benchbed_recofuse.model import ReCoFuse
+
+        st = torch.load(args.state, map_location="cpu", weights_only=True)
+        model = ReCoFuse(get_config(st["config"]))
+        model.load_state_dict(st["model"], strict=True)
+        model.eval()
+        path = Path(f"{args.state} (stage {st['stage_idx']}, step {st['k']})")
+    else:
+        path = args.checkpoint or resolve_checkpoint("small", "")
+        model = load_weights(path)
     wanted = set(args.gates.split(","))
     print(f"recofuse gates of {path} (config {model.cfg.name}, T = {model.sde.T}, latent "
           f"H/{2 ** (len(model.cfg.ae.ch_mult) - 1)} x {model.cfg.ae.embed_dim})")

@@ -22,7 +22,8 @@ metrics run on one thread unless BENCHBED_METRIC_THREADS says otherwise.
 ``boards`` writes a synthetic store of ``--rows`` score rows straight into a temporary SQLite
 file with SQL (schema of benchbed/store/models.py: one run, its items, run_items and scores;
 2 datasets x 20 conditions x 10 methods x N pairs x 10 metrics, values from a seeded RNG), then
-times ``benchbed leaderboard show --suite synth`` (the ranked view) as a subprocess, the same
+times ``benchbed leaderboard show --suite synth`` (the ranked view, then the stats view with its
+4,000 BCa bootstraps) as a subprocess, the ranked view
 on a 4,000-row store (start-up, imports and opening the store: the part that does not grow
 with the store), and its parts in this process: the read (``board_scores``), the ranked table
 from its arrays (what the command does), and for comparison the long frame and the table from it.
@@ -305,16 +306,17 @@ def stage_boards(rows: int, keep: Path | None) -> None:
         # on a store of 4,000 rows: what the command costs whatever the store holds
         tiny = Path(tmp) / "tiny.db"
         build_store(tiny, 4000)
-        for label, db in (("", path), (" on 4,000 rows", tiny)):
+        for view, label, db in (("ranked", "", path), ("ranked", " on 4,000 rows", tiny),
+                                ("stats", "", path)):
             before = resource.getrusage(resource.RUSAGE_CHILDREN)
             t0 = time.perf_counter()
             out = subprocess.run([*_cli(), "--db", f"sqlite:///{db}", "leaderboard", "show",
-                                  "--suite", "synth"], check=True, capture_output=True,
-                                 text=True).stdout
+                                  "--suite", "synth", "--view", view], check=True,
+                                 capture_output=True, text=True).stdout
             wall = time.perf_counter() - t0
             after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-            print(f"  benchbed leaderboard show (ranked){label}: wall {wall:.2f} s, CPU {cpu:.2f} s,"
+            print(f"  benchbed leaderboard show ({view}){label}: wall {wall:.2f} s, CPU {cpu:.2f} s,"
                   f" {len(out.splitlines())} lines")
         # its parts, in this process
         from benchbed.leaderboard import score_view
