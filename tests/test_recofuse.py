@@ -181,7 +181,7 @@ def test_convex_tim_and_eps_skip_keep_an_untrained_sampler_bounded():
 # --- training ------------------------------------------------------------------------------------
 
 
-def _trainer(plan, seed=0):
+def _trainer(plan, seed=0, config="small"):
     from benchbed_recofuse.data import BatchMaker, CleanPair
     from benchbed_recofuse.synth import DegradationSampler
     from benchbed_recofuse.train import Trainer
@@ -189,12 +189,13 @@ def _trainer(plan, seed=0):
     rng = np.random.default_rng(1)
     pairs = [CleanPair(f"p{i}", rng.random((40, 48), dtype=np.float32),
                        rng.random((40, 48, 3), dtype=np.float32)) for i in range(2)]
-    cfg = with_train(CONFIGS["small"], ae_batch=2, ae_crop=32, batch=2, crop=32)
+    cfg = with_train(CONFIGS[config], ae_batch=2, ae_crop=32, batch=2, crop=32)
     return Trainer(cfg, plan, BatchMaker(pairs, DegradationSampler()), "cpu", seed, amp=False)
 
 
-def test_one_training_step_per_stage_runs_and_updates():
-    tr = _trainer({"ae": 1, "dim": 1, "joint": 1})
+@pytest.mark.parametrize("config", ["small", "gated"])  # matching loss / eps loss
+def test_one_training_step_per_stage_runs_and_updates(config):
+    tr = _trainer({"ae": 1, "dim": 1, "joint": 1}, config=config)
     before = {k: v.clone() for k, v in tr.model.state_dict().items()}
     seen = []
     while (losses := tr.advance()) is not None:
@@ -374,3 +375,22 @@ def test_sampler_gate_requires_the_trained_steps():
     m = ReCoFuse(CONFIGS["gated"])
     assert gates.sampler_gate(m, {"recofuse-ivf": [20], "recofuse-seed": [20]}).passed
     assert not gates.sampler_gate(m, {"recofuse-ivf": [20], "detection": [10]}).passed
+
+
+def test_eps_loss_of_the_branch_stage_is_the_noise_prediction_mse(monkeypatch):
+    """dim_loss = eps: the branch loss is the MSE between the predicted and the drawn noise."""
+    tr = _trainer({"ae": 0, "dim": 1, "joint": 0}, config="gated")
+    seen = {}
+    real = torch.nn.functional.mse_loss
+
+    def spy(a, b, *args, **kwargs):
+        seen.setdefault("pairs", []).append((a.detach().clone(), b.detach().clone()))
+        return real(a, b, *args, **kwargs)
+
+    monkeypatch.setattr("benchbed_recofuse.train.nnf.mse_loss", spy)
+    losses = tr.advance()
+    assert tr.stage == "dim" and len(seen["pairs"]) == 2
+    (pv, nv), (pi, ni) = seen["pairs"]
+    assert losses["vis"] == pytest.approx(float(((pv - nv) ** 2).mean()), rel=1e-6)
+    assert losses["ir"] == pytest.approx(float(((pi - ni) ** 2).mean()), rel=1e-6)
+    assert float(nv.std()) == pytest.approx(1.0, abs=0.3)  # the target is the drawn N(0, 1) noise

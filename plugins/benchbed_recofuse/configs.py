@@ -87,6 +87,9 @@ class TrainConfig:
     log_every: int = 200
     # Pairs per training dataset split held out of training for the gates (data.split_holdout).
     holdout: int = 0
+    # Branch stage loss: "matching" (IR-SDE's, as published) or "eps" (MSE of the noise
+    # prediction, every t weighted alike: what gate 2's error at every t asks of the nets).
+    dim_loss: str = "matching"
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,7 @@ GATED = ModelConfig(
     sde=SDEConfig(T=20),
     train=TrainConfig(ae_steps=3000, dim_steps=20_000, joint_steps=10_000, ae_batch=8,
                       ae_crop=64, batch=8, crop=128, lr_ae=2e-4, lr=1e-4, ckpt_every=100,
-                      log_every=50, holdout=1),
+                      log_every=50, holdout=1, dim_loss="eps"),
 )
 
 # The paper schedule is far beyond a lent GPU's minutes; `--steps` rescales these proportions.

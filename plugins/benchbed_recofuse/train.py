@@ -33,7 +33,7 @@ from benchbed_recofuse.synth import DegradationSampler
 
 STAGES = ("ae", "dim", "joint")
 TRAIN_KEYS = ("ae_steps", "dim_steps", "joint_steps", "ae_batch", "ae_crop", "batch", "crop",
-              "lr_ae", "lr", "lr_min", "latent_std", "ckpt_every", "log_every")
+              "lr_ae", "lr", "lr_min", "latent_std", "ckpt_every", "log_every", "dim_loss")
 
 
 def stage_plan(cfg: ModelConfig, steps: int | None) -> dict[str, int]:
@@ -136,12 +136,14 @@ class Trainer:
         return {"mu_v": f(mu_v), "z0_v": f(z0_v), "mu_i": f(mu_i), "z0_i": f(z0_i),
                 "h_v": [f(h) for h in h_v], "h_i": [f(h) for h in h_i]}
 
-    def _states(self, e: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def _states(self, e: dict[str, Any]) -> tuple[torch.Tensor, ...]:
+        """(t, x_vis, x_ir, noise_vis, noise_ir): both latents diffused to a random t."""
         sde, n = self.model.sde, e["mu_v"].shape[0]
         t = torch.randint(1, sde.T + 1, (n,), device=self.device)  # shared by both modalities
-        x_v = sde.sample_marginal(e["z0_v"], e["mu_v"], t, torch.randn_like(e["mu_v"]))
-        x_i = sde.sample_marginal(e["z0_i"], e["mu_i"], t, torch.randn_like(e["mu_i"]))
-        return t, x_v, x_i
+        n_v, n_i = torch.randn_like(e["mu_v"]), torch.randn_like(e["mu_i"])
+        x_v = sde.sample_marginal(e["z0_v"], e["mu_v"], t, n_v)
+        x_i = sde.sample_marginal(e["z0_i"], e["mu_i"], t, n_i)
+        return t, x_v, x_i, n_v, n_i
 
     def _matching(self, start: torch.Tensor, xt: torch.Tensor, z0: torch.Tensor, mu: torch.Tensor,
                   eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
@@ -165,12 +167,17 @@ class Trainer:
         m = self.model
         e = self._encode(self.maker.make(self.cfg.train.batch, self.cfg.train.crop, self.rng)
                          .to(self.device))
-        t, x_v, x_i = self._states(e)
+        t, x_v, x_i, n_v, n_i = self._states(e)
         with self._autocast():
             eps_v = m.eps("vis", x_v, e["mu_v"], t)
             eps_i = m.eps("ir", x_i, e["mu_i"], t)
-        lv = self._matching(x_v, x_v, e["z0_v"], e["mu_v"], eps_v, t)
-        li = self._matching(x_i, x_i, e["z0_i"], e["mu_i"], eps_i, t)
+        if self.cfg.train.dim_loss == "eps":
+            # every t weighs the same (the matching loss weighs the eps error at t by
+            # sigma_t^2 dt / sigma_bar_t, which leaves the small t barely trained)
+            lv, li = nnf.mse_loss(eps_v, n_v), nnf.mse_loss(eps_i, n_i)
+        else:
+            lv = self._matching(x_v, x_v, e["z0_v"], e["mu_v"], eps_v, t)
+            li = self._matching(x_i, x_i, e["z0_i"], e["mu_i"], eps_i, t)
         for opt in self.opts.values():
             opt.zero_grad(set_to_none=True)
         (lv + li).backward()
@@ -183,7 +190,7 @@ class Trainer:
         m = self.model
         e = self._encode(self.maker.make(self.cfg.train.batch, self.cfg.train.crop, self.rng)
                          .to(self.device))
-        t, x_v, x_i = self._states(e)
+        t, x_v, x_i, _, _ = self._states(e)
         for opt in self.opts.values():
             opt.zero_grad(set_to_none=True)
         with self._autocast():
@@ -367,6 +374,7 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
         "optimiser": {"name": "Lion", "lr_ae": cfg.train.lr_ae, "lr": cfg.train.lr,
                       "lr_min": cfg.train.lr_min, "betas": list(cfg.train.betas),
                       "schedule": "cosine per stage"},
+        "dim_loss": cfg.train.dim_loss, "holdout_per_split": cfg.train.holdout,
         "train_seconds": round(trainer.elapsed, 1),
         "stage_seconds": {k: round(v, 1) for k, v in trainer.stage_seconds.items()},
         "session_wall_seconds": round(time.time() - t_start, 1),
