@@ -158,6 +158,24 @@ def test_shapes_through_the_networks():
     assert out.fused.shape == out.vis.shape == out.ir.shape == (1, 1, 50, 70)
 
 
+def test_uncoupled_ablation_restores_each_branch_from_its_own_source_only():
+    # recofuse-uncoupled (Model-I ablation): without TIM in the loop the VIS branch cannot see
+    # the IR source; coupled, it does.
+    from benchbed_recofuse.model import ReCoFuse
+
+    torch.manual_seed(0)
+    m = ReCoFuse(CONFIGS["small"]).eval()
+    vis, ir, ir2 = torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32)
+
+    def run(other, coupled):
+        return m.sample(vis, other, steps=4, generator=torch.Generator().manual_seed(1),
+                        coupled=coupled)
+
+    assert torch.equal(run(ir, False).vis, run(ir2, False).vis)
+    assert not torch.equal(run(ir, True).vis, run(ir2, True).vis)
+    assert not torch.equal(run(ir, True).fused, run(ir, False).fused)
+
+
 def test_convex_tim_and_eps_skip_keep_an_untrained_sampler_bounded():
     """small = convex TIM + eps_skip: the coupled reverse process contracts towards the LQ latents."""
     from benchbed_recofuse.model import ReCoFuse
@@ -217,6 +235,31 @@ def test_resume_is_exact(tmp_path):
     b.advance()
     for k, v in a.model.state_dict().items():
         assert torch.equal(v, b.model.state_dict()[k]), k
+
+
+def test_exported_progress_lets_another_session_go_on(tmp_path):
+    # The resumable state (with optimiser moments) is too big to commit; the exported weights
+    # carry the stage and step so that training goes on from them in a later session.
+    from benchbed.errors import BenchbedError
+
+    a = _trainer({"ae": 1, "dim": 3, "joint": 0})
+    for _ in range(3):  # ae 1, dim 1, dim 2
+        a.advance()
+    a.export(tmp_path / "progress.pt", seed=0)
+    b = _trainer({"ae": 1, "dim": 3, "joint": 0}, seed=0)
+    b.start_from(tmp_path / "progress.pt", seed=0)
+    assert (b.stage, b.k) == ("dim", 2)
+    assert not any(p.requires_grad for p in b.model.ae.parameters())  # the AE stays frozen
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, b.model.state_dict()[k]), k
+    b.advance()
+    assert b.advance() is None  # the dim stage ends at the plan's step 3, not 3 more
+    a.export(tmp_path / "nothing.pt", seed=0)
+    payload = torch.load(tmp_path / "nothing.pt", weights_only=True)
+    payload["meta"].pop("progress")
+    torch.save(payload, tmp_path / "nothing.pt")
+    with pytest.raises(BenchbedError, match="no training progress"):
+        _trainer({"ae": 1, "dim": 3, "joint": 0}).start_from(tmp_path / "nothing.pt", seed=0)
 
 
 def test_trainer_refuses_test_splits():

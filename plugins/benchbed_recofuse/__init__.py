@@ -37,24 +37,26 @@ def _summary() -> str:
 
 @hookimpl
 def benchbed_register_fusers() -> list[FuserSpec]:
-    """The `recofuse` fuser (small checkpoint shipped; paper weights via checkpoint=...)."""
+    """`recofuse` (small checkpoint shipped; paper weights via checkpoint=...) and its ablation."""
     from benchbed_recofuse.fuser import shipped_weights
 
     ref = shipped_weights("small")
+    common: dict[str, Any] = dict(
+        # 2: the fewer-step sampler clamps its predicted clean latent (x0_clip)
+        version="2",
+        params={"config": "small", "steps": 100, "device": "cpu", "checkpoint": "",
+                "edge_pad": 0, "stochastic": True, "x0_clip": 3.0},
+        modalities=("ir", "vi"),
+        weights=(ref,) if ref else (),
+        citation=CITATION,
+        colour="y-cbcr",
+        degradation_aware=True,
+    )
     return [
-        FuserSpec(
-            name="recofuse",
-            # 2: the fewer-step sampler clamps its predicted clean latent (x0_clip)
-            version="2",
-            summary=_summary(),
-            factory=lazy("benchbed_recofuse.fuser:ReCoFuseFuser"),
-            params={"config": "small", "steps": 100, "device": "cpu", "checkpoint": "",
-                    "edge_pad": 0, "stochastic": True, "x0_clip": 3.0},
-            modalities=("ir", "vi"),
-            weights=(ref,) if ref else (),
-            citation=CITATION,
-            trainer=_trainer,
-            colour="y-cbcr",
-            degradation_aware=True,
-        )
+        FuserSpec(name="recofuse", summary=_summary(),
+                  factory=lazy("benchbed_recofuse.fuser:ReCoFuseFuser"), trainer=_trainer, **common),
+        FuserSpec(name="recofuse-uncoupled",
+                  summary="ReCoFuse without the reciprocal coupling (the paper's Model-I ablation): "
+                          "each branch restores alone, TIM only fuses the final latents; same weights",
+                  factory=lazy("benchbed_recofuse.fuser:ReCoFuseFuser", coupled=False), **common),
     ]

@@ -63,8 +63,9 @@ class ReCoFuseFuser:
 
     def __init__(self, config: str = "small", steps: int = 100, device: str = "cpu",
                  checkpoint: str = "", edge_pad: int = 0, stochastic: bool = True,
-                 x0_clip: float = 3.0) -> None:
+                 x0_clip: float = 3.0, coupled: bool = True) -> None:
         self.config, self.steps, self.device = config, int(steps), device
+        self.coupled = bool(coupled)
         self.x0_clip = float(x0_clip)
         self.checkpoint, self.edge_pad, self.stochastic = checkpoint, int(edge_pad), bool(stochastic)
         self._model: Any = None
@@ -106,7 +107,8 @@ class ReCoFuseFuser:
         tens = [torch.from_numpy(im)[None, None].to(device) for im in imgs]
         gen = torch.Generator(device=device).manual_seed(int(inputs.seed))
         out = run_pair(model, tens[vi], tens[1 - vi], steps=self.steps, stochastic=self.stochastic,
-                       generator=gen, edge_pad=self.edge_pad, x0_clip=self.x0_clip)
+                       generator=gen, edge_pad=self.edge_pad, x0_clip=self.x0_clip,
+                       coupled=self.coupled)
         # An undertrained score model can diverge; return the saturated image it decodes to.
         fused = torch.nan_to_num(out.fused[0, 0].float(), nan=0.0, posinf=1.0, neginf=0.0)
         fused = fused.clamp(0, 1).cpu().numpy()

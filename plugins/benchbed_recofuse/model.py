@@ -79,32 +79,38 @@ class ReCoFuse(nn.Module):
 
     def couple_step(self, z_vis: torch.Tensor, z_ir: torch.Tensor, mu_vis: torch.Tensor,
                     mu_ir: torch.Tensor, t: int, s: int, noise: tuple[torch.Tensor, torch.Tensor] | None,
-                    x0_clip: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
-        """One coupled reverse step t -> s: fuse with TIM, then both branches step from z_f."""
-        z_f = self.tim(z_vis, z_ir, t)
-        eps_v = self.eps("vis", z_f, mu_vis, t)
-        eps_i = self.eps("ir", z_f, mu_ir, t)
+                    x0_clip: float = 0.0, coupled: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """One reverse step t -> s: fuse with TIM, then both branches step from z_f.
+
+        ``coupled=False`` is the ablation without reciprocal coupling: each branch steps from its
+        own state (TIM is not used during sampling).
+        """
+        if coupled:
+            z_vis = z_ir = self.tim(z_vis, z_ir, t)
+        eps_v = self.eps("vis", z_vis, mu_vis, t)
+        eps_i = self.eps("ir", z_ir, mu_ir, t)
         nv, ni = noise if noise is not None else (None, None)
         if s == t - 1:
             # The published sampler: Euler-Maruyama with the SDE's dispersion noise.
             if nv is None:
-                return (self.sde.reverse_mean_step(z_f, mu_vis, eps_v, t),
-                        self.sde.reverse_mean_step(z_f, mu_ir, eps_i, t))
-            return (self.sde.reverse_sde_step(z_f, mu_vis, eps_v, t, nv),
-                    self.sde.reverse_sde_step(z_f, mu_ir, eps_i, t, ni))
+                return (self.sde.reverse_mean_step(z_vis, mu_vis, eps_v, t),
+                        self.sde.reverse_mean_step(z_ir, mu_ir, eps_i, t))
+            return (self.sde.reverse_sde_step(z_vis, mu_vis, eps_v, t, nv),
+                    self.sde.reverse_sde_step(z_ir, mu_ir, eps_i, t, ni))
         # Fewer steps than T: jump through the OU bridge posterior at the predicted clean latent.
         lim = self.x0_limit(x0_clip)
-        return (self.sde.posterior_step(z_f, mu_vis, eps_v, t, s, nv, lim),
-                self.sde.posterior_step(z_f, mu_ir, eps_i, t, s, ni, lim))
+        return (self.sde.posterior_step(z_vis, mu_vis, eps_v, t, s, nv, lim),
+                self.sde.posterior_step(z_ir, mu_ir, eps_i, t, s, ni, lim))
 
     @torch.no_grad()
     def sample(self, vis: torch.Tensor, ir: torch.Tensor, steps: int | None = None,
                stochastic: bool = True, generator: torch.Generator | None = None,
-               x0_clip: float = 3.0) -> Outputs:
+               x0_clip: float = 3.0, coupled: bool = True) -> Outputs:
         """Restore and fuse degraded (B, 1, H, W) images in [0, 1]; returns decoded outputs.
 
         ``x0_clip`` bounds the predicted clean latent of the fewer-step (jump) sampler in
         training-latent stds (0 = off); the T-step Euler-Maruyama sampler does not use it.
+        ``coupled=False``: the branches restore alone and TIM only fuses their final latents.
         """
         size = tuple(vis.shape[-2:])
         mu_v, h_v = self.ae.encode(vis)
@@ -118,7 +124,7 @@ class ReCoFuse(nn.Module):
         ts = self.sde.timesteps(steps or self.sde.T)
         for t, s in zip(ts, [*ts[1:], 0]):
             noise = (randn(z_v), randn(z_i)) if stochastic else None
-            z_v, z_i = self.couple_step(z_v, z_i, mu_v, mu_i, t, s, noise, x0_clip)
+            z_v, z_i = self.couple_step(z_v, z_i, mu_v, mu_i, t, s, noise, x0_clip, coupled)
         z_f = self.tim(z_v, z_i, 0)
         h_f = [(a + b) / 2 for a, b in zip(h_v, h_i)]
         return Outputs(fused=self.ae.decode(z_f, h_f, size), vis=self.ae.decode(z_v, h_v, size),
@@ -141,12 +147,13 @@ def pad_bottom_right(x: torch.Tensor, multiple: int = PAD_MULTIPLE, edge_pad: in
 @torch.no_grad()
 def run_pair(model: ReCoFuse, vis: torch.Tensor, ir: torch.Tensor, steps: int | None = None,
              stochastic: bool = True, generator: torch.Generator | None = None, edge_pad: int = 0,
-             multiple: int = PAD_MULTIPLE, x0_clip: float = 3.0) -> Outputs:
+             multiple: int = PAD_MULTIPLE, x0_clip: float = 3.0, coupled: bool = True) -> Outputs:
     """Edge-pad (H, W) tensors bottom/right by ``edge_pad`` and up to ``multiple``, sample, crop back."""
     h, w = vis.shape[-2:]
     out = model.sample(pad_bottom_right(vis, multiple, edge_pad),
                        pad_bottom_right(ir, multiple, edge_pad), steps=steps,
-                       stochastic=stochastic, generator=generator, x0_clip=x0_clip)
+                       stochastic=stochastic, generator=generator, x0_clip=x0_clip,
+                       coupled=coupled)
     return Outputs(*(t[..., :h, :w] for t in (out.fused, out.vis, out.ir)))
 
 
@@ -164,6 +171,12 @@ def save_weights(model: ReCoFuse, path: Path, meta: dict[str, Any] | None = None
 
 def load_weights(path: Path, config: str | None = None, map_location: str = "cpu") -> ReCoFuse:
     """Build the checkpoint's model and load it strictly (missing or unexpected keys raise)."""
+    return load_checkpoint(path, config, map_location)[0]
+
+
+def load_checkpoint(path: Path, config: str | None = None, map_location: str = "cpu"
+                    ) -> tuple[ReCoFuse, dict[str, Any]]:
+    """The checkpoint's model (strictly loaded, in eval mode) and the meta saved with it."""
     from benchbed.errors import WeightsError
 
     payload = torch.load(path, map_location=map_location, weights_only=True)
@@ -180,5 +193,5 @@ def load_weights(path: Path, config: str | None = None, map_location: str = "cpu
                            fix="retrain, or check out the code version named in its provenance")
     model = ReCoFuse(cfg)
     model.load_state_dict(payload["state_dict"], strict=True)
-    return model.eval()
+    return model.eval(), dict(payload.get("meta") or {})
 

@@ -267,6 +267,41 @@ class Trainer:
         torch.save(self.state(), tmp)
         tmp.replace(path)
 
+    def progress(self) -> dict[str, Any]:
+        """Where training stands, saved with exported weights so another session can go on."""
+        return {"stage": self.stage, "k": self.k, "plan": dict(self.plan),
+                "elapsed": round(self.elapsed, 1),
+                "stage_seconds": {k: round(v, 1) for k, v in self.stage_seconds.items()}}
+
+    def export(self, path: Path, seed: int) -> Path:
+        """Write the weights with :meth:`progress` (small enough to commit, unlike the state)."""
+        return save_weights(self.model, path, meta={"seed": seed, "plan": dict(self.plan),
+                                                    "progress": self.progress()})
+
+    def start_from(self, path: Path, seed: int) -> None:
+        """Go on from weights written by :meth:`export`: their stage and step, fresh optimisers.
+
+        The optimiser moments and the data order are not in the weights: the moments restart at
+        zero and the batch stream is reseeded from (seed, stage, step) so no batch is replayed.
+        """
+        from benchbed.errors import BenchbedError
+        from benchbed_recofuse.model import load_checkpoint
+
+        model, meta = load_checkpoint(path, self.cfg.name, map_location=str(self.device))
+        prog = meta.get("progress")
+        if not prog or prog.get("stage") not in (*STAGES, "done"):
+            raise BenchbedError(f"{path} records no training progress",
+                                fix="pass weights exported by `benchbed train recofuse` "
+                                    "(recofuse-CONFIG-progress.pt)")
+        self.model.load_state_dict(model.state_dict(), strict=True)
+        self.stage_idx = STAGES.index(prog["stage"]) if prog["stage"] in STAGES else len(STAGES)
+        self.k = int(prog["k"])
+        self.elapsed = float(prog.get("elapsed", 0.0))
+        self.stage_seconds.update(prog.get("stage_seconds", {}))
+        self.rng = np.random.default_rng([seed, self.stage_idx, self.k])
+        torch.manual_seed(seed * 1_000_003 + self.stage_idx * 100_003 + self.k)
+        self._build_opts()
+
     def advance(self) -> dict[str, float] | None:
         """Run one step of the current stage (moving on when a stage is complete)."""
         while self.stage != "done" and self.k >= self.plan[self.stage]:
@@ -298,11 +333,11 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
     from benchbed.errors import BenchbedError
 
     unknown = set(extra) - {*TRAIN_KEYS, "threads", "val", "val_steps", "val_pairs", "amp",
-                            "use_plugins", "command"}
+                            "use_plugins", "command", "init"}
     if unknown:
         raise BenchbedError(f"recofuse trainer has no option(s) {sorted(unknown)}",
                             fix=f"use --set with some of {sorted(TRAIN_KEYS)}, threads, val, "
-                                "val_steps, val_pairs, amp, use_plugins")
+                                "val_steps, val_pairs, amp, use_plugins, init")
     if extra.get("threads"):
         torch.set_num_threads(int(extra["threads"]))
     cfg = get_config(config)
@@ -329,6 +364,11 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
                                 fix="use another --out or --no-resume")
         trainer.load_state(st)
         echo(f"resumed from {state_path}: stage {trainer.stage}, step {trainer.k}")
+    elif extra.get("init"):
+        trainer.start_from(Path(extra["init"]), seed)
+        echo(f"went on from {extra['init']}: stage {trainer.stage}, step {trainer.k} "
+             "(fresh optimiser moments)")
+    progress_path = out / f"recofuse-{config}-progress.pt"
     counts = trainer.model.param_counts()
     echo(f"recofuse {config}: {counts['total'] / 1e6:.3f} M params; plan {plan}; data {data_labels}; "
          f"degradations {sampler.backends}")
@@ -355,14 +395,16 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
                      f"({trainer.elapsed:.0f}s)")
             if trainer.k % t.ckpt_every == 0 or trainer.k == plan[trainer.stage]:
                 trainer.save_state(state_path)
+                trainer.export(progress_path, seed)
                 last_save = time.time()
     finally:
         bar.close()
         if time.time() - last_save > 1:
             trainer.save_state(state_path)
+            trainer.export(progress_path, seed)
 
     weights = out / f"recofuse-{config}.pt"
-    save_weights(trainer.model, weights, meta={"seed": seed, "plan": plan})
+    trainer.export(weights, seed)
     prov: dict[str, Any] = {
         "command": extra.get("command") or " ".join(["benchbed", *sys.argv[1:]]
                                                    if Path(sys.argv[0]).name == "benchbed"
@@ -384,6 +426,13 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
         "losses": _summary(trainer.history),
         "weights": weights.name,
     }
+    if extra.get("init"):
+        from benchbed.weights import file_sha256
+
+        # Losses before this point are not in `losses` (the exported weights carry no history).
+        prov["continued_from"] = {"weights": str(extra["init"]),
+                                  "sha256": file_sha256(Path(extra["init"])),
+                                  "optimiser_moments": "restarted at zero"}
     if extra.get("val", True):
         from benchbed_recofuse.validate import validate
 
