@@ -269,8 +269,7 @@ class Trainer:
 
     def progress(self) -> dict[str, Any]:
         """Where training stands, saved with exported weights so another session can go on."""
-        return {"stage": self.stage, "k": self.k, "plan": dict(self.plan),
-                "elapsed": round(self.elapsed, 1),
+        return {"stage": self.stage, "k": self.k, "elapsed": round(self.elapsed, 1),
                 "stage_seconds": {k: round(v, 1) for k, v in self.stage_seconds.items()}}
 
     def export(self, path: Path, seed: int) -> Path:
@@ -285,6 +284,7 @@ class Trainer:
         zero and the batch stream is reseeded from (seed, stage, step) so no batch is replayed.
         """
         from benchbed.errors import BenchbedError
+        from benchbed.work import derive_seed
         from benchbed_recofuse.model import load_checkpoint
 
         model, meta = load_checkpoint(path, self.cfg.name, map_location=str(self.device))
@@ -298,8 +298,8 @@ class Trainer:
         self.k = int(prog["k"])
         self.elapsed = float(prog.get("elapsed", 0.0))
         self.stage_seconds.update(prog.get("stage_seconds", {}))
-        self.rng = np.random.default_rng([seed, self.stage_idx, self.k])
-        torch.manual_seed(seed * 1_000_003 + self.stage_idx * 100_003 + self.k)
+        self.rng = np.random.default_rng(derive_seed(seed, self.stage_idx, self.k))
+        torch.manual_seed(derive_seed(seed, self.stage_idx, self.k, "torch"))
         self._build_opts()
 
     def advance(self) -> dict[str, float] | None:
@@ -331,6 +331,7 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
     from tqdm import tqdm
 
     from benchbed.errors import BenchbedError
+    from benchbed.weights import file_sha256
 
     unknown = set(extra) - {*TRAIN_KEYS, "threads", "val", "val_steps", "val_pairs", "amp",
                             "use_plugins", "command", "init"}
@@ -427,8 +428,6 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
         "weights": weights.name,
     }
     if extra.get("init"):
-        from benchbed.weights import file_sha256
-
         # Losses before this point are not in `losses` (the exported weights carry no history).
         prov["continued_from"] = {"weights": str(extra["init"]),
                                   "sha256": file_sha256(Path(extra["init"])),
@@ -439,8 +438,6 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
         echo("validating on the ReCoFuse seed pairs ...")
         prov["validation"] = validate(trainer.model.eval(), steps=int(extra.get("val_steps", 20)),
                                       limit=extra.get("val_pairs"), device=device, seed=seed)
-    from benchbed.weights import file_sha256
-
     prov["sha256"] = file_sha256(weights)
     prov["bytes"] = weights.stat().st_size
     (out / f"recofuse-{config}.json").write_text(json.dumps(prov, indent=2) + "\n")
