@@ -411,6 +411,26 @@ def test_branch_and_coupling_gates_compare_group_means():
     assert gates.coupling_gate(rows[2:]).passed and not gates.branch_gate(rows[2:]).passed
 
 
+def test_restoration_table_rows_come_from_the_same_noise_coupled_and_alone():
+    from benchbed_recofuse import gates
+    from benchbed_recofuse.model import ReCoFuse
+
+    torch.manual_seed(0)
+    m = ReCoFuse(CONFIGS["gated"]).eval()
+    rng = np.random.default_rng(0)
+    vis, ir, ir2 = (rng.random((24, 40)).astype(np.float32) for _ in range(3))
+    a_v, _ = gates.restore(m, vis, ir, seed=3, coupled=False)
+    b_v, _ = gates.restore(m, vis, ir2, seed=3, coupled=False)
+    np.testing.assert_array_equal(a_v, b_v)  # alone: the VIS branch never sees the IR source
+    c_v, _ = gates.restore(m, vis, ir2, seed=3, coupled=True)
+    assert not np.array_equal(c_v, b_v)  # coupled: TIM mixes the IR state in at every step
+    case = gates.RestorationCase("haze/x", vis, ir, vis, ir, ("vis",))
+    rows = gates.restoration_table(m, [case], seed=3)
+    assert [r["branch"] for r in rows] == ["vis"]  # only the degraded source is scored
+    assert rows[0]["alone_db"] == pytest.approx(gates.psnr(a_v, vis), abs=1e-9)
+    assert rows[0]["lq_db"] == math.inf  # LQ = HQ here: PSNR of identical 8-bit images
+
+
 def test_sampler_gate_requires_the_trained_steps():
     from benchbed_recofuse import gates
     from benchbed_recofuse.model import ReCoFuse

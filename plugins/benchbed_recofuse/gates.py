@@ -8,7 +8,7 @@ Each stage is trained only after the previous one passes its gate:
 3. coupling: the coupled sampler restores at least as well as the uncoupled one;
 4. the suites sample with the sampler the score nets were trained for.
 
-This module measures gate 1; ``benchmarks/recofuse_gates.py`` prints the figures.
+This module measures them; ``benchmarks/recofuse_gates.py`` prints the figures.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 
 from benchbed_recofuse.data import luma
-from benchbed_recofuse.model import ReCoFuse, pad_bottom_right
+from benchbed_recofuse.model import ReCoFuse, pad_bottom_right, run_pair
 from benchbed_recofuse.validate import psnr
 
 LATENT_PSNR_DB = 28.0
@@ -125,31 +125,15 @@ def eps_gate(errors: dict[str, dict[int, float]]) -> GateResult:
 # --- gates 2b and 3: restoration by each branch alone and coupled --------------------------------
 
 @torch.no_grad()
-def restore_uncoupled(model: ReCoFuse, lq: np.ndarray, branch: str, seed: int = 0) -> np.ndarray:
-    """One branch alone (no TIM): the T-step Euler-Maruyama reverse SDE from mu, decoded with
-    the LQ image's own skips."""
-    h, w = lq.shape
-    x = pad_bottom_right(torch.from_numpy(np.ascontiguousarray(lq, np.float32))[None, None])
-    sde = model.sde
-    gen = torch.Generator().manual_seed(seed)
-    mu, skips = model.ae.encode(x)
-    z = mu + sde.max_sigma * torch.randn(mu.shape, generator=gen)
-    for t in range(sde.T, 0, -1):
-        z = sde.reverse_sde_step(z, mu, model.eps(branch, z, mu, t), t,
-                                 torch.randn(mu.shape, generator=gen))
-    out = model.ae.decode(z, skips, tuple(x.shape[-2:]))
-    return out[0, 0, :h, :w].float().clamp(0, 1).numpy()
+def restore(model: ReCoFuse, vis_lq: np.ndarray, ir_lq: np.ndarray, seed: int = 0,
+            coupled: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """Restored VIS and IR of the model's own T-step sampler, coupled by TIM or each branch alone.
 
-
-@torch.no_grad()
-def restore_coupled(model: ReCoFuse, vis_lq: np.ndarray, ir_lq: np.ndarray, seed: int = 0
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """Both branches coupled by TIM (the model's own T-step sampler): restored VIS and IR."""
-    from benchbed_recofuse.model import run_pair
-
-    t = [torch.from_numpy(np.ascontiguousarray(a))[None, None] for a in (vis_lq, ir_lq)]
+    Both modes draw the same noise from ``seed``, so gate 3 compares them pair by pair.
+    """
+    t = [torch.from_numpy(np.ascontiguousarray(a, np.float32))[None, None] for a in (vis_lq, ir_lq)]
     out = run_pair(model, t[0], t[1], steps=model.sde.T,
-                   generator=torch.Generator().manual_seed(seed))
+                   generator=torch.Generator().manual_seed(seed), coupled=coupled)
     return (out.vis[0, 0].float().clamp(0, 1).numpy(), out.ir[0, 0].float().clamp(0, 1).numpy())
 
 
@@ -171,11 +155,11 @@ def restoration_table(model: ReCoFuse, cases: list[RestorationCase], seed: int =
     sampler."""
     rows = []
     for c in cases:
-        cv, ci = restore_coupled(model, c.vis_lq, c.ir_lq, seed)
+        cv, ci = restore(model, c.vis_lq, c.ir_lq, seed, coupled=True)
+        av, ai = restore(model, c.vis_lq, c.ir_lq, seed, coupled=False)
         for branch in c.degraded:
-            lq, hq, coupled = ((c.vis_lq, c.vis_hq, cv) if branch == "vis"
-                               else (c.ir_lq, c.ir_hq, ci))
-            alone = restore_uncoupled(model, lq, branch, seed)
+            lq, hq, coupled, alone = ((c.vis_lq, c.vis_hq, cv, av) if branch == "vis"
+                                      else (c.ir_lq, c.ir_hq, ci, ai))
             rows.append({"case": c.name, "branch": branch, "lq_db": psnr(lq, hq),
                          "alone_db": psnr(alone, hq), "coupled_db": psnr(coupled, hq)})
     return rows
