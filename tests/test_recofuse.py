@@ -225,6 +225,43 @@ def test_one_training_step_per_stage_runs_and_updates(config):
         assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith(prefix)), prefix
 
 
+def test_joint_stage_starts_tim_as_an_equal_blend_and_grows_t_from_small():
+    # issue 19, gate 3: "TIM initialised to an equal blend, a curriculum from small t"
+    torch.manual_seed(0)
+    z_v, z_i = torch.randn(2, 8, 4, 6), torch.randn(2, 8, 4, 6)
+    tr = _trainer({"ae": 0, "dim": 0, "joint": 10}, config="gated")
+    with torch.no_grad():
+        far = float((tr.model.tim(z_v, z_i, 7) - (z_v + z_i) / 2).abs().max())
+    assert far > 0.05  # PyTorch's default init is not the blend
+    tr.advance()  # enters the joint stage (TIM reset to the blend), then one Lion step
+    with torch.no_grad():
+        near = float((tr.model.tim(z_v, z_i, 7) - (z_v + z_i) / 2).abs().max())
+    assert near < far / 5
+    tr.model.tim.init_equal_blend()
+    with torch.no_grad():
+        for t in (0, 7, 20):
+            torch.testing.assert_close(tr.model.tim(z_v, z_i, t), (z_v + z_i) / 2)
+    # the curriculum over the first half of the 10 joint steps, then every t up to T = 20
+    seen = []
+    for k in range(10):
+        tr.k = k
+        seen.append(tr.joint_t_max())
+    assert seen[0] == 1 and seen == sorted(seen) and seen[5:] == [20] * 5 and seen[4] < 20
+    small = _trainer({"ae": 0, "dim": 0, "joint": 10}, config="small")
+    assert small.joint_t_max() == small.model.sde.T  # the published stage: no curriculum
+
+
+def test_bad_training_settings_are_refused():
+    from benchbed_recofuse.train import train
+
+    from benchbed.errors import BenchbedError
+
+    with pytest.raises(ValueError, match="tim_init"):
+        with_train(CONFIGS["gated"], tim_init="blend")
+    with pytest.raises(BenchbedError, match="joint_curriculum"):
+        train("gated", steps=1, joint_curriculum=2.0)
+
+
 def test_resume_is_exact(tmp_path):
     a = _trainer({"ae": 2, "dim": 0, "joint": 0})
     a.advance()

@@ -90,6 +90,21 @@ class TrainConfig:
     # Branch stage loss: "matching" (IR-SDE's, as published) or "eps" (MSE of the noise
     # prediction, every t weighted alike: what gate 2's error at every t asks of the nets).
     dim_loss: str = "matching"
+    # TIM at the start of the joint stage: "default" (PyTorch's init, as published: TIM from
+    # scratch) or "equal" (the last conv of both weight heads zeroed, so TIM starts as the equal
+    # blend z_f = z_vis / 2 + z_ir / 2 and the first coupled steps do not scramble the branches).
+    tim_init: str = "default"
+    # Joint-stage curriculum: over this fraction of the joint steps the largest t drawn rises
+    # linearly from 1 to T (0 = off, t ~ U{1..T} from the first step as published).
+    joint_curriculum: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name, value, allowed in (("dim_loss", self.dim_loss, ("matching", "eps")),
+                                     ("tim_init", self.tim_init, ("default", "equal"))):
+            if value not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
+        if not 0.0 <= self.joint_curriculum <= 1.0:
+            raise ValueError(f"joint_curriculum is a fraction in [0, 1], not {self.joint_curriculum}")
 
 
 @dataclass(frozen=True)
@@ -140,7 +155,8 @@ GATED = ModelConfig(
     sde=SDEConfig(T=20),
     train=TrainConfig(ae_steps=3000, dim_steps=20_000, joint_steps=10_000, ae_batch=8,
                       ae_crop=64, batch=8, crop=128, lr_ae=2e-4, lr=1e-4, ckpt_every=100,
-                      log_every=50, holdout=1, dim_loss="eps"),
+                      log_every=50, holdout=1, dim_loss="eps", tim_init="equal",
+                      joint_curriculum=0.5),
 )
 
 # The paper schedule is far beyond a lent GPU's minutes; `--steps` rescales these proportions.

@@ -106,6 +106,14 @@ class TIM(nn.Module):
         self.out_a = nn.Sequential(conv_head(c, lc), nn.Sigmoid())
         self.out_b = nn.Sequential(conv_head(c, lc), nn.Sigmoid())
 
+    @torch.no_grad()
+    def init_equal_blend(self) -> None:
+        """Zero the last conv of both weight heads: w_ir = w_vis = 1/2 everywhere, for every t."""
+        for head in (self.out_a, self.out_b):
+            conv = head[0][-1]
+            conv.weight.zero_()
+            conv.bias.zero_()
+
     def weights(self, z_vis: torch.Tensor, z_ir: torch.Tensor, t: int | float | torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """(w_ir, w_vis), each (B, 8, h, w) in (0, 1); summing to 1 only when ``convex``."""

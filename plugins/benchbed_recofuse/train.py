@@ -33,7 +33,8 @@ from benchbed_recofuse.synth import DegradationSampler
 
 STAGES = ("ae", "dim", "joint")
 TRAIN_KEYS = ("ae_steps", "dim_steps", "joint_steps", "ae_batch", "ae_crop", "batch", "crop",
-              "lr_ae", "lr", "lr_min", "latent_std", "ckpt_every", "log_every", "dim_loss")
+              "lr_ae", "lr", "lr_min", "latent_std", "ckpt_every", "log_every", "dim_loss",
+              "tim_init", "joint_curriculum")
 
 
 def stage_plan(cfg: ModelConfig, steps: int | None) -> dict[str, int]:
@@ -136,10 +137,19 @@ class Trainer:
         return {"mu_v": f(mu_v), "z0_v": f(z0_v), "mu_i": f(mu_i), "z0_i": f(z0_i),
                 "h_v": [f(h) for h in h_v], "h_i": [f(h) for h in h_i]}
 
-    def _states(self, e: dict[str, Any]) -> tuple[torch.Tensor, ...]:
-        """(t, x_vis, x_ir, noise_vis, noise_ir): both latents diffused to a random t."""
+    def joint_t_max(self) -> int:
+        """Largest t the joint stage draws at its current step (the curriculum from small t)."""
+        T, frac = self.model.sde.T, self.cfg.train.joint_curriculum
+        if frac <= 0:
+            return T
+        ramp = max(1.0, frac * self.plan["joint"])
+        return min(T, 1 + int((T - 1) * self.k / ramp))
+
+    def _states(self, e: dict[str, Any], t_max: int | None = None) -> tuple[torch.Tensor, ...]:
+        """(t, x_vis, x_ir, noise_vis, noise_ir): both latents diffused to a random t <= t_max."""
         sde, n = self.model.sde, e["mu_v"].shape[0]
-        t = torch.randint(1, sde.T + 1, (n,), device=self.device)  # shared by both modalities
+        t_max = sde.T if t_max is None else t_max
+        t = torch.randint(1, t_max + 1, (n,), device=self.device)  # shared by both modalities
         n_v, n_i = torch.randn_like(e["mu_v"]), torch.randn_like(e["mu_i"])
         x_v = sde.sample_marginal(e["z0_v"], e["mu_v"], t, n_v)
         x_i = sde.sample_marginal(e["z0_i"], e["mu_i"], t, n_i)
@@ -190,7 +200,7 @@ class Trainer:
         m = self.model
         e = self._encode(self.maker.make(self.cfg.train.batch, self.cfg.train.crop, self.rng)
                          .to(self.device))
-        t, x_v, x_i, _, _ = self._states(e)
+        t, x_v, x_i, _, _ = self._states(e, self.joint_t_max())
         for opt in self.opts.values():
             opt.zero_grad(set_to_none=True)
         with self._autocast():
@@ -308,6 +318,8 @@ class Trainer:
             if self.stage == "ae":
                 self.calibrate_latent()
             self.stage_idx, self.k = self.stage_idx + 1, 0
+            if self.stage == "joint" and self.cfg.train.tim_init == "equal":
+                self.model.tim.init_equal_blend()
             self._build_opts()
         if self.stage == "done":
             return None
@@ -342,7 +354,12 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
     if extra.get("threads"):
         torch.set_num_threads(int(extra["threads"]))
     cfg = get_config(config)
-    cfg = with_train(cfg, **{k: type(getattr(cfg.train, k))(extra[k]) for k in TRAIN_KEYS if k in extra})
+    try:
+        cfg = with_train(cfg, **{k: type(getattr(cfg.train, k))(extra[k])
+                                 for k in TRAIN_KEYS if k in extra})
+    except ValueError as exc:
+        raise BenchbedError(f"bad --set value for recofuse training: {exc}",
+                            fix="give a value of the stated kind") from exc
     plan = stage_plan(cfg, steps)
     for k in ("ae", "dim", "joint"):
         if f"{k}_steps" in extra:
