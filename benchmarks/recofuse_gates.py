@@ -178,7 +178,7 @@ def main() -> int:
         results.append(r)
     rows = []
     if wanted & {"2b", "3"}:
-        rows = gates.restoration_table(model, cases, args.seed)
+        rows = gates.restoration_table(model, cases, args.seed, coupled="3" in wanted)
         details["restoration"] = rows
     if "2b" in wanted:
         results.append(gates.branch_gate(rows))

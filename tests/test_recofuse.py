@@ -466,6 +466,9 @@ def test_restoration_table_rows_come_from_the_same_noise_coupled_and_alone():
     assert [r["branch"] for r in rows] == ["vis"]  # only the degraded source is scored
     assert rows[0]["alone_db"] == pytest.approx(gates.psnr(a_v, vis), abs=1e-9)
     assert rows[0]["lq_db"] == math.inf  # LQ = HQ here: PSNR of identical 8-bit images
+    assert rows[0]["coupled_db"] == pytest.approx(gates.psnr(gates.restore(m, vis, ir, 3)[0], vis))
+    alone_only = gates.restoration_table(m, [case], seed=3, coupled=False)
+    assert "coupled_db" not in alone_only[0] and gates.branch_gate(alone_only).details["groups"]
 
 
 def test_sampler_gate_requires_the_trained_steps():
