@@ -225,6 +225,32 @@ def test_one_training_step_per_stage_runs_and_updates(config):
         assert any(not torch.equal(before[k], after[k]) for k in after if k.startswith(prefix)), prefix
 
 
+def test_a_finished_run_goes_on_with_a_longer_stage_or_its_joint_stage(tmp_path):
+    # a run that ended (stage 'done') is given more branch steps, or its joint stage, later
+    from benchbed.errors import BenchbedError
+
+    a = _trainer({"ae": 1, "dim": 2, "joint": 0}, config="gated")
+    while a.advance() is not None:
+        pass
+    a.export(tmp_path / "done.pt", seed=0)
+    assert a.progress()["stage"] == "done"
+    joint = _trainer({"ae": 1, "dim": 2, "joint": 2}, config="gated")
+    joint.start_from(tmp_path / "done.pt", seed=0)
+    assert (joint.stage, joint.k) == ("joint", 0) and "tim" in joint.opts
+    z = torch.randn(1, 8, 4, 4)
+    with torch.no_grad():  # entering the joint stage set TIM to the equal blend
+        torch.testing.assert_close(joint.model.tim(z, -z, 3), torch.zeros_like(z))
+    longer = _trainer({"ae": 1, "dim": 5, "joint": 0}, config="gated")
+    longer.start_from(tmp_path / "done.pt", seed=0)
+    assert (longer.stage, longer.k) == ("dim", 2)
+    joint.advance()
+    joint.export(tmp_path / "joint.pt", seed=0)
+    with pytest.raises(BenchbedError, match="dim stage cannot be extended"):
+        _trainer({"ae": 1, "dim": 5, "joint": 2}, config="gated").start_from(tmp_path / "joint.pt", 0)
+    with pytest.raises(BenchbedError, match="ae stage cannot be extended"):
+        _trainer({"ae": 3, "dim": 2, "joint": 0}, config="gated").start_from(tmp_path / "done.pt", 0)
+
+
 def test_joint_stage_starts_tim_as_an_equal_blend_and_grows_t_from_small():
     # issue 19, gate 3: "TIM initialised to an equal blend, a curriculum from small t"
     torch.manual_seed(0)

@@ -288,10 +288,14 @@ class Trainer:
                                                     "progress": self.progress()})
 
     def start_from(self, path: Path, seed: int) -> None:
-        """Go on from weights written by :meth:`export`: their stage and step, fresh optimisers.
+        """Go on from weights written by :meth:`export`, up to this trainer's plan.
 
-        The optimiser moments and the data order are not in the weights: the moments restart at
-        zero and the batch stream is reseeded from (seed, stage, step) so no batch is replayed.
+        Stages the file finished count as done up to the plan they were trained with; training
+        goes on in the first stage whose new plan asks for more steps (so a run that ended can
+        be given a longer branch stage or its joint stage), never in a stage before one the file
+        had already begun. The optimiser moments and the data order are not in the weights: the
+        moments restart at zero and the batch stream is reseeded from (seed, stage, step) so no
+        batch is replayed.
         """
         from benchbed.errors import BenchbedError
         from benchbed.work import derive_seed
@@ -304,12 +308,33 @@ class Trainer:
                                 fix="pass weights exported by `benchbed train recofuse` "
                                     "(recofuse-CONFIG-progress.pt)")
         self.model.load_state_dict(model.state_dict(), strict=True)
-        self.stage_idx = STAGES.index(prog["stage"]) if prog["stage"] in STAGES else len(STAGES)
-        self.k = int(prog["k"])
+        at = STAGES.index(prog["stage"]) if prog["stage"] in STAGES else len(STAGES)
+        trained_plan = meta.get("plan") or {}
+        done = {s: int(trained_plan.get(s, 0)) for s in STAGES[:at]}
+        if at < len(STAGES):
+            done[STAGES[at]] = int(prog["k"])
+        idx = next((i for i, s in enumerate(STAGES) if done.get(s, 0) < self.plan[s]), len(STAGES))
+        begun = [s for s in STAGES[idx + 1:] if done.get(s, 0) > 0]
+        if begun:
+            name = STAGES[idx]
+            raise BenchbedError(
+                f"{path} trained its {name} stage for {done.get(name, 0)} steps and then began the "
+                f"{begun[0]} stage; the {name} stage cannot be extended to {self.plan[name]} now",
+                fix=f"keep --set {name}_steps={done.get(name, 0)}")
+        self.stage_idx, self.k = idx, done.get(STAGES[idx], 0) if idx < len(STAGES) else 0
         self.elapsed = float(prog.get("elapsed", 0.0))
         self.stage_seconds.update(prog.get("stage_seconds", {}))
         self.rng = np.random.default_rng(derive_seed(seed, self.stage_idx, self.k))
         torch.manual_seed(derive_seed(seed, self.stage_idx, self.k, "torch"))
+        if self.k == 0 and self.stage != "done":
+            self._enter_stage()
+        else:
+            self._build_opts()
+
+    def _enter_stage(self) -> None:
+        """Set up the current stage at its step 0 (TIM's initial blend, the optimisers)."""
+        if self.stage == "joint" and self.cfg.train.tim_init == "equal":
+            self.model.tim.init_equal_blend()
         self._build_opts()
 
     def advance(self) -> dict[str, float] | None:
@@ -318,9 +343,7 @@ class Trainer:
             if self.stage == "ae":
                 self.calibrate_latent()
             self.stage_idx, self.k = self.stage_idx + 1, 0
-            if self.stage == "joint" and self.cfg.train.tim_init == "equal":
-                self.model.tim.init_equal_blend()
-            self._build_opts()
+            self._enter_stage()
         if self.stage == "done":
             return None
         lr = self._set_lr()
