@@ -458,6 +458,7 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
                       "lr_min": cfg.train.lr_min, "betas": list(cfg.train.betas),
                       "schedule": "cosine per stage"},
         "dim_loss": cfg.train.dim_loss, "holdout_per_split": cfg.train.holdout,
+        "tim_init": cfg.train.tim_init, "joint_curriculum": cfg.train.joint_curriculum,
         "train_seconds": round(trainer.elapsed, 1),
         "stage_seconds": {k: round(v, 1) for k, v in trainer.stage_seconds.items()},
         "session_wall_seconds": round(time.time() - t_start, 1),
