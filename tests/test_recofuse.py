@@ -251,6 +251,23 @@ def test_a_finished_run_goes_on_with_a_longer_stage_or_its_joint_stage(tmp_path)
         _trainer({"ae": 3, "dim": 2, "joint": 0}, config="gated").start_from(tmp_path / "done.pt", 0)
 
 
+def test_weights_exported_at_the_end_of_the_ae_stage_still_calibrate_the_latent(tmp_path):
+    # the checkpoint export right after the last AE step records (ae, plan); going on from it
+    # must run the stage transition (latent calibration) exactly as an uninterrupted run does
+    plan = {"ae": 1, "dim": 1, "joint": 0}
+    a = _trainer(plan)
+    a.advance()
+    assert (a.stage, a.k) == ("ae", 1)
+    a.export(tmp_path / "ae.pt", seed=0)
+    b = _trainer(plan)
+    b.start_from(tmp_path / "ae.pt", seed=0)
+    assert (b.stage, b.k) == ("ae", 1)
+    b.advance()
+    assert b.stage == "dim" and float(b.model.ae.latent_scale) != 1.0
+    a.advance()
+    assert float(b.model.ae.latent_scale) == pytest.approx(float(a.model.ae.latent_scale), rel=0.2)
+
+
 def test_joint_stage_starts_tim_as_an_equal_blend_and_grows_t_from_small():
     # issue 19, gate 3: "TIM initialised to an equal blend, a curriculum from small t"
     torch.manual_seed(0)

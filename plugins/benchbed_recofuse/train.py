@@ -321,7 +321,9 @@ class Trainer:
                 f"{path} trained its {name} stage for {done.get(name, 0)} steps and then began the "
                 f"{begun[0]} stage; the {name} stage cannot be extended to {self.plan[name]} now",
                 fix=f"keep --set {name}_steps={done.get(name, 0)}")
-        self.stage_idx, self.k = idx, done.get(STAGES[idx], 0) if idx < len(STAGES) else 0
+        # Extending a stage the file had finished starts there; otherwise go on from the recorded
+        # step and let advance() leave a finished stage (the AE's latent calibration included).
+        self.stage_idx, self.k = (idx, done.get(STAGES[idx], 0)) if idx < at else (at, int(prog["k"]))
         self.elapsed = float(prog.get("elapsed", 0.0))
         self.stage_seconds.update(prog.get("stage_seconds", {}))
         self.rng = np.random.default_rng(derive_seed(seed, self.stage_idx, self.k))
