@@ -303,6 +303,54 @@ def test_bad_training_settings_are_refused():
         with_train(CONFIGS["gated"], tim_init="blend")
     with pytest.raises(BenchbedError, match="joint_curriculum"):
         train("gated", steps=1, joint_curriculum=2.0)
+    with pytest.raises(BenchbedError, match="recipes"):
+        train("gated", steps=1, recipes="v9")
+    with pytest.raises(BenchbedError, match="tone_jitter"):
+        train("gated", steps=1, tone_jitter=1.5)
+
+
+def test_v2_recipes_add_the_mild_vis_contrast_case_and_more_clean_inputs():
+    # shared/reference/degradations.md R3: VIS noise "sometimes combined with ... a mild contrast
+    # change (LQ ~ 0.70 HQ + 14/255)"; v1 had no such case.
+    from benchbed_recofuse.synth import DegradationSampler
+
+    x = np.linspace(0.0, 1.0, 64 * 64 * 3, dtype=np.float32).reshape(64, 64, 3)
+    rng = np.random.default_rng(0)
+    v1, v2 = DegradationSampler(recipes="v1"), DegradationSampler(recipes="v2")
+    drawn = [v2.degrade(x, "vi", rng) for _ in range(600)]
+    fades = [y for y, names in drawn if names == ("vis_fade",)]
+    assert fades and "vis_fade" not in v1.backends and v2.backends["vis_fade"] == "internal"
+    for y in fades:  # affine with gain 0.55-0.85 and offset 10-50/255, up to 8-bit rounding
+        a, b = np.polyfit(x.ravel(), y.ravel(), 1)
+        assert 0.55 - 0.01 < a < 0.85 + 0.01 and 10 / 255 - 0.01 < b < 50 / 255 + 0.01
+    clean_v1 = sum(names == () for _, names in (v1.degrade(x, "vi", rng) for _ in range(600)))
+    clean_v2 = sum(names == () for _, names in drawn)
+    assert clean_v2 > clean_v1  # 20 % against 15 %
+    with pytest.raises(ValueError, match="recipes"):
+        DegradationSampler(recipes="v3")
+
+
+def test_tone_jitter_moves_the_clean_target_with_the_input():
+    from benchbed_recofuse.data import BatchMaker, CleanPair
+    from benchbed_recofuse.synth import DegradationSampler
+
+    rng = np.random.default_rng(3)
+    pair = CleanPair("p", rng.random((32, 32), dtype=np.float32),
+                     rng.random((32, 32, 3), dtype=np.float32))
+
+    class Identity(DegradationSampler):  # no degradation: LQ must equal the (jittered) target
+        def degrade(self, x, modality, rng):
+            return x, ()
+
+    plain = BatchMaker([pair], Identity(use_plugins=False)).make(8, 32, np.random.default_rng(0))
+    jit = BatchMaker([pair], Identity(use_plugins=False), tone=1.0).make(8, 32, np.random.default_rng(0))
+    assert torch.equal(jit.vis_lq, jit.vis_gt) and torch.equal(jit.ir_lq, jit.ir_gt)
+    # every crop's clean image was re-toned (flips alone keep the sorted values)
+    for a, b in zip(plain.ir_gt, jit.ir_gt):
+        assert not torch.allclose(torch.sort(a.ravel()).values, torch.sort(b.ravel()).values)
+    # off by default and the random stream of earlier runs is unchanged
+    again = BatchMaker([pair], Identity(use_plugins=False), tone=0.0).make(8, 32, np.random.default_rng(0))
+    assert torch.equal(again.ir_gt, plain.ir_gt)
 
 
 def test_resume_is_exact(tmp_path):

@@ -97,14 +97,22 @@ class TrainConfig:
     # Joint-stage curriculum: over this fraction of the joint steps the largest t drawn rises
     # linearly from 1 to T (0 = off, t ~ U{1..T} from the first step as published).
     joint_curriculum: float = 0.0
+    # LQ synthesis recipes (synth.RECIPE_SETS): "v1" as first shipped; "v2" adds R3's VIS
+    # "mild contrast (+ noise)" case and more clean inputs.
+    recipes: str = "v1"
+    # Probability of a random global tone change of each clean crop (data.tone_jitter); 0 = off.
+    tone_jitter: float = 0.0
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("dim_loss", self.dim_loss, ("matching", "eps")),
-                                     ("tim_init", self.tim_init, ("default", "equal"))):
+                                     ("tim_init", self.tim_init, ("default", "equal")),
+                                     ("recipes", self.recipes, ("v1", "v2"))):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
         if not 0.0 <= self.joint_curriculum <= 1.0:
             raise ValueError(f"joint_curriculum is a fraction in [0, 1], not {self.joint_curriculum}")
+        if not 0.0 <= self.tone_jitter <= 1.0:
+            raise ValueError(f"tone_jitter is a probability in [0, 1], not {self.tone_jitter}")
 
 
 @dataclass(frozen=True)
@@ -156,7 +164,7 @@ GATED = ModelConfig(
     train=TrainConfig(ae_steps=3000, dim_steps=20_000, joint_steps=10_000, ae_batch=8,
                       ae_crop=64, batch=8, crop=128, lr_ae=2e-4, lr=1e-4, ckpt_every=100,
                       log_every=50, holdout=1, dim_loss="eps", tim_init="equal",
-                      joint_curriculum=0.5),
+                      joint_curriculum=0.5, recipes="v2", tone_jitter=0.5),
 )
 
 # The paper schedule is far beyond a lent GPU's minutes; `--steps` rescales these proportions.

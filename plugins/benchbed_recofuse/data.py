@@ -106,11 +106,26 @@ def _augment(arrs: list[np.ndarray], rng: np.random.Generator) -> list[np.ndarra
     return [np.ascontiguousarray(a) for a in arrs]
 
 
-class BatchMaker:
-    """Random crops of random pairs, with hflip/vflip/rot90 and fresh degradations per crop."""
+def tone_jitter(x: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``x`` under a random global tone change s * x^g (g in 0.5-1.6 log-uniform, s in 0.8-1.15).
 
-    def __init__(self, pairs: list[CleanPair], sampler: DegradationSampler) -> None:
-        self.pairs, self.sampler = pairs, sampler
+    The clean target moves with it, so the nets learn that brightness and contrast alone are not
+    a degradation: the training pairs are mostly night scenes, and without it the VIS branch
+    darkened bright daytime inputs as if dehazing (issue 19, gate 2b).
+    """
+    g = float(np.exp(rng.uniform(np.log(0.5), np.log(1.6))))
+    return np.clip(rng.uniform(0.8, 1.15) * np.power(x, g), 0.0, 1.0).astype(np.float32)
+
+
+class BatchMaker:
+    """Random crops of random pairs, with hflip/vflip/rot90 and fresh degradations per crop.
+
+    ``tone``: the probability that a crop's clean image (per modality) gets a ``tone_jitter``
+    before it is degraded.
+    """
+
+    def __init__(self, pairs: list[CleanPair], sampler: DegradationSampler, tone: float = 0.0) -> None:
+        self.pairs, self.sampler, self.tone = pairs, sampler, tone
 
     def make(self, batch: int, crop: int, rng: np.random.Generator) -> Batch:
         """``batch`` crops of side ``crop`` (clipped to the image size)."""
@@ -122,6 +137,10 @@ class BatchMaker:
             y0, x0 = int(rng.integers(h - c + 1)), int(rng.integers(w - c + 1))
             ir, vi = p.ir[y0:y0 + c, x0:x0 + c], p.vi[y0:y0 + c, x0:x0 + c]
             ir, vi = _augment([ir, vi], rng)
+            if self.tone > 0:
+                # Drawn only when on, so tone = 0 keeps the random stream of earlier runs.
+                vi = tone_jitter(vi, rng) if rng.random() < self.tone else vi
+                ir = tone_jitter(ir, rng) if rng.random() < self.tone else ir
             # Degrade the RGB crop and take Y afterwards: the core does the same at test time.
             vi_lq, _ = self.sampler.degrade(vi, "vi", rng)
             ir_lq, _ = self.sampler.degrade(ir, "ir", rng)

@@ -36,6 +36,24 @@ IR_RECIPES: tuple[tuple[tuple[str, ...], float], ...] = (
     (("low_contrast", "gaussian_noise"), 0.15),
     ((), 0.15),
 )
+# "v2" (issue 19, gate 2b): R3's "noise + mild contrast change" case (LQ ~ 0.70 HQ + 14/255,
+# measured 0.68 HQ + 0.11 on the FMB pairs) on its own and with noise, and more clean inputs. v1
+# had none of it, and its VIS branch, trained on mostly-night scenes, darkened bright daytime
+# LQ as if it were haze.
+VIS_RECIPES_V2: tuple[tuple[tuple[str, ...], float], ...] = (
+    (("low_light",), 0.18),
+    (("haze",), 0.14),
+    (("gaussian_noise",), 0.12),
+    (("low_light", "gaussian_noise"), 0.09),
+    (("haze", "gaussian_noise"), 0.09),
+    (("vis_fade",), 0.08),
+    (("vis_fade", "gaussian_noise"), 0.10),
+    ((), 0.20),
+)
+RECIPE_SETS: dict[str, tuple[tuple[tuple[tuple[str, ...], float], ...], ...]] = {
+    "v1": (VIS_RECIPES, IR_RECIPES),
+    "v2": (VIS_RECIPES_V2, IR_RECIPES),
+}
 # Plugin levels to draw between, where a plugin's range is wider than ReCoFuse's (R3/R6: 5-15/255).
 LEVEL_SUBSETS: dict[str, tuple[str, ...]] = {"gaussian_noise": ("1", "2", "3")}
 
@@ -53,6 +71,11 @@ def _haze(x: Image, rng: np.random.Generator) -> Image:
     # R2: y = t x + A (1 - t), t in 0.35-0.45, A in 0.76-0.87.
     t = _u(rng, 0.35, 0.45)
     return t * x + _u(rng, 0.76, 0.87) * (1 - t)
+
+
+def _vis_fade(x: Image, rng: np.random.Generator) -> Image:
+    # R3's mild contrast change: y = a x + b, a in 0.55-0.85, b in 10-50 /255 (around 0.70, 14/255).
+    return _u(rng, 0.55, 0.85) * x + _u(rng, 10.0, 50.0) / 255
 
 
 def _noise_vis(x: Image, rng: np.random.Generator) -> Image:
@@ -79,6 +102,7 @@ def _stripes(x: Image, rng: np.random.Generator) -> Image:
 FALLBACKS: dict[tuple[str, str], Fallback] = {
     ("low_light", "vi"): _low_light,
     ("haze", "vi"): _haze,
+    ("vis_fade", "vi"): _vis_fade,
     ("gaussian_noise", "vi"): _noise_vis,
     ("gaussian_noise", "ir"): _noise_ir,
     ("low_contrast", "ir"): _low_contrast,
@@ -100,7 +124,10 @@ def sample_severity(levels: Mapping[str, Mapping[str, Any]], rng: np.random.Gene
 class DegradationSampler:
     """Draws a recipe per modality and applies it; ``backends`` says plugin or fallback per name."""
 
-    def __init__(self, use_plugins: bool = True, registry: Any = None) -> None:
+    def __init__(self, use_plugins: bool = True, registry: Any = None, recipes: str = "v1") -> None:
+        if recipes not in RECIPE_SETS:
+            raise ValueError(f"recipes must be one of {sorted(RECIPE_SETS)}, not {recipes!r}")
+        self.vis_recipes, self.ir_recipes = RECIPE_SETS[recipes]
         self.plugins: dict[str, tuple[Any, Mapping[str, Mapping[str, Any]]]] = {}
         if use_plugins:
             if registry is None:
@@ -108,15 +135,15 @@ class DegradationSampler:
 
                 registry = Registry()
             have = set(registry.names("degradation"))
-            names = {n for recipes in (VIS_RECIPES, IR_RECIPES) for r, _ in recipes for n in r}
+            names = {n for table in (self.vis_recipes, self.ir_recipes) for r, _ in table for n in r}
             for name in sorted(names & have):
                 spec = registry.get("degradation", name)
                 keep = LEVEL_SUBSETS.get(name)
                 levels = {k: v for k, v in spec.severities.items() if keep is None or k in keep}
                 self.plugins[name] = (spec.build(), levels or spec.severities)
         self.backends = {name: ("plugin" if name in self.plugins else "internal")
-                         for name in ("low_light", "haze", "gaussian_noise", "low_contrast",
-                                      "ir_stripes")}
+                         for name in sorted({n for table in (self.vis_recipes, self.ir_recipes)
+                                             for r, _ in table for n in r})}
 
     def _apply_one(self, name: str, x: Image, modality: str, rng: np.random.Generator) -> Image:
         if name in self.plugins:
@@ -127,7 +154,7 @@ class DegradationSampler:
 
     def degrade(self, x: Image, modality: str, rng: np.random.Generator) -> tuple[Image, tuple[str, ...]]:
         """One LQ version of clean ``x`` (quantised to 8 bits like the core's observations)."""
-        recipes = VIS_RECIPES if modality == "vi" else IR_RECIPES
+        recipes = self.vis_recipes if modality == "vi" else self.ir_recipes
         probs = np.array([p for _, p in recipes])
         names = recipes[int(rng.choice(len(recipes), p=probs / probs.sum()))][0]
         y = x.astype(np.float64)

@@ -34,7 +34,7 @@ from benchbed_recofuse.synth import DegradationSampler
 STAGES = ("ae", "dim", "joint")
 TRAIN_KEYS = ("ae_steps", "dim_steps", "joint_steps", "ae_batch", "ae_crop", "batch", "crop",
               "lr_ae", "lr", "lr_min", "latent_std", "ckpt_every", "log_every", "dim_loss",
-              "tim_init", "joint_curriculum")
+              "tim_init", "joint_curriculum", "recipes", "tone_jitter")
 
 
 def stage_plan(cfg: ModelConfig, steps: int | None) -> dict[str, int]:
@@ -397,8 +397,9 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
     pairs, held = split_holdout(pairs, cfg.train.holdout)
     if held:
         data_labels = [*data_labels, "held out (not trained on): " + ", ".join(p.id for p in held)]
-    sampler = DegradationSampler(use_plugins=bool(extra.get("use_plugins", True)))
-    trainer = Trainer(cfg, plan, BatchMaker(pairs, sampler), device, seed,
+    sampler = DegradationSampler(use_plugins=bool(extra.get("use_plugins", True)),
+                                 recipes=cfg.train.recipes)
+    trainer = Trainer(cfg, plan, BatchMaker(pairs, sampler, tone=cfg.train.tone_jitter), device, seed,
                       amp=bool(extra.get("amp", True)))
     if resume and state_path.exists():
         st = torch.load(state_path, map_location=trainer.device, weights_only=True)
@@ -461,6 +462,7 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
                       "schedule": "cosine per stage"},
         "dim_loss": cfg.train.dim_loss, "holdout_per_split": cfg.train.holdout,
         "tim_init": cfg.train.tim_init, "joint_curriculum": cfg.train.joint_curriculum,
+        "recipes": cfg.train.recipes, "tone_jitter": cfg.train.tone_jitter,
         "train_seconds": round(trainer.elapsed, 1),
         "stage_seconds": {k: round(v, 1) for k, v in trainer.stage_seconds.items()},
         "session_wall_seconds": round(time.time() - t_start, 1),
