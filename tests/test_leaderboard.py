@@ -90,6 +90,49 @@ def test_bootstrap_ci_agrees_with_the_t_interval_for_a_large_normal_sample() -> 
     assert hi == pytest.approx(x.mean() + half, abs=0.1 * half)
 
 
+def _scipy_interval(x: np.ndarray, seed: int, n_boot: int) -> tuple[float, float]:
+    """Reference: scipy.stats.bootstrap (BCa; percentile where BCa is undefined), called by hand."""
+    import warnings
+
+    from scipy.stats import bootstrap
+
+    for method in ("BCa", "percentile"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ci = bootstrap((x,), np.mean, n_resamples=n_boot, confidence_level=0.95, method=method,
+                           random_state=np.random.default_rng(seed), vectorized=True,
+                           axis=-1).confidence_interval
+        if math.isfinite(ci.low) and math.isfinite(ci.high):
+            break
+    return (float(ci.low), float(ci.high))
+
+
+def test_bootstrap_of_the_mean_is_scipys_interval_bit_for_bit() -> None:
+    # The mean's interval is computed without scipy's per-call overhead; it must stay scipy's
+    # number exactly (published CIs were made with scipy), degenerate samples included: ties,
+    # one outlier (BCa undefined -> percentile), heavy tails, near-constant values.
+    rng = np.random.default_rng(5)
+    for k in range(120):
+        n = int(rng.integers(5, 260))
+        x = [rng.random(n), np.round(rng.random(n), 1), np.r_[np.zeros(n - 1), 1.0],
+             rng.standard_cauchy(n), np.r_[np.full(n - 1, 0.3), 0.3 + 1e-9]][k % 5]
+        x = np.sort(x)
+        n_boot = (2000, 499)[k % 2]
+        assert lb.bootstrap_ci(x, seed=k, n_boot=n_boot) == _scipy_interval(x, k, n_boot), (k, n)
+
+
+def test_summary_frame_is_the_same_with_threads_and_without(monkeypatch) -> None:
+    import benchbed.leaderboard.stats as stats_mod
+
+    rng = np.random.default_rng(2)
+    frame = pd.DataFrame([{"suite": "s", "dataset": "d", "degradation": "noise", "severity": str(v),
+                           "method": m, "metric": "Q", "pair_id": f"p{i}", "value": rng.random()}
+                          for v in range(40) for m in "ab" for i in range(6)])
+    threaded = lb.summary_frame(frame, n_boot=200, seed=3)  # 80 groups: threads when cores > 1
+    monkeypatch.setattr(stats_mod.os, "cpu_count", lambda: 1)
+    pd.testing.assert_frame_equal(threaded, lb.summary_frame(frame, n_boot=200, seed=3))
+
+
 def test_summary_frame_values_and_order_independence() -> None:
     frame = _synthetic()
     summary = lb.summary_frame(frame, n_boot=300, seed=1)

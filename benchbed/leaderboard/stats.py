@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import warnings
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -30,6 +33,57 @@ def _group_seed(seed: int, key: Sequence[Any]) -> int:
 
 
 MIN_CI_N = 5  # below this many pairs no interval is reported: a bootstrap of 2-4 values is not one
+
+
+@lru_cache(maxsize=64)
+def _jackknife_index(n: int) -> np.ndarray:
+    """Row i: the indices 0..n-1 without i (the leave-one-out resamples, in scipy's order)."""
+    keep = ~np.eye(n, dtype=bool)
+    return np.broadcast_to(np.arange(n), (n, n))[keep].reshape(n, n - 1)
+
+
+def _quantile_linear(sorted_b: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """scipy.stats.quantile(method='linear') of sorted 1-d data at probabilities ``p``, same ops."""
+    n = sorted_b.shape[-1]
+    jg = p * n + (1 - p)
+    j = jg // 1 - 1
+    g = np.where(j < 0, 0.0, jg % 1)
+    j, jp1 = np.clip(j, 0.0, n - 1), np.clip(jg // 1, 0.0, n - 1)
+    return (1 - g) * sorted_b[j.astype(np.int64)] + g * sorted_b[jp1.astype(np.int64)]
+
+
+def _bca_mean_ci(x: np.ndarray, seed: int, n_boot: int, level: float) -> tuple[float, float]:
+    """scipy.stats.bootstrap(method='BCa', then 'percentile' where BCa is undefined) of the mean.
+
+    The same draws and the same floating-point operations as scipy 1.17's implementation, so the
+    interval is bit for bit scipy's (tests/test_leaderboard.py checks it against scipy on
+    hundreds of samples), at a third of the time: scipy's per-call overhead dominated the
+    stats view on large stores (4,000 groups).
+    """
+    from scipy.special import ndtr, ndtri
+
+    rng = np.random.default_rng(seed)
+    theta_b = np.mean(x[rng.integers(0, x.size, (n_boot, x.size), dtype="int64")], axis=-1)
+    sorted_b = np.sort(theta_b)
+    alpha = (1 - level) / 2
+    theta = np.mean(x, axis=-1)
+    pct = (np.count_nonzero(theta_b < theta) + np.count_nonzero(theta_b <= theta)) / (2 * n_boot)
+    with np.errstate(all="ignore"):  # degenerate BCa: nan here, the percentile interval below
+        z0 = ndtri(np.float64(pct))
+        theta_i = np.mean(x[_jackknife_index(x.size)], axis=-1)
+        n = float(x.size)
+        u = (n - 1) * (np.mean(theta_i, axis=-1, keepdims=True) - theta_i)
+        num, den = 0 + np.sum(u ** 3, axis=-1) / n ** 3, 0 + np.sum(u ** 2, axis=-1) / n ** 2
+        a_hat = 1 / 6 * num / den ** (3 / 2)
+        z_alpha = float(ndtri(alpha))
+        num1, num2 = z0 + z_alpha, z0 - z_alpha
+        probs = np.array([ndtr(z0 + num1 / (1 - a_hat * num1)), ndtr(z0 + num2 / (1 - a_hat * num2))])
+    if np.all(np.isfinite(probs)):
+        lo, hi = _quantile_linear(sorted_b, probs)
+        if math.isfinite(lo) and math.isfinite(hi):
+            return (float(lo), float(hi))
+    lo, hi = _quantile_linear(sorted_b, np.array([alpha, 1 - alpha]))
+    return (float(lo), float(hi))
 
 
 def bootstrap_ci(values: Sequence[float] | np.ndarray, *, seed: int = 0, n_boot: int = 2000,
@@ -63,6 +117,8 @@ def bootstrap_ci(values: Sequence[float] | np.ndarray, *, seed: int = 0, n_boot:
             return (r, r) if math.isfinite(r) else (math.nan, math.nan)
     elif float(np.ptp(x)) == 0.0:
         return (float(x[0]), float(x[0]))
+    elif stat == "mean":
+        return _bca_mean_ci(x, seed, n_boot, level)
     lo = hi = math.nan
     for method in ("BCa", "percentile"):  # percentile only where BCa is undefined (one outlier)
         with warnings.catch_warnings():  # a degenerate BCa is handled here, not printed per group
@@ -85,12 +141,22 @@ def summary_frame(frame: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0,
     never depends on which other groups are in the frame or on their order.
     """
     require_rows(frame)
-    rows = []
-    for key, grp in frame.groupby(GROUP, sort=True):
-        vals = np.sort(grp["value"].to_numpy(dtype=float))  # row order must not matter
-        lo, hi = bootstrap_ci(vals, seed=_group_seed(seed, key), n_boot=n_boot, level=level)
-        rows.append((*key, float(vals.mean()), float(vals.std(ddof=1)) if vals.size > 1 else math.nan,
-                     int(vals.size), lo, hi))
+    groups = [(key, np.sort(grp["value"].to_numpy(dtype=float)))  # row order must not matter
+              for key, grp in frame.groupby(GROUP, sort=True)]
+
+    def ci(group: tuple[Any, np.ndarray]) -> tuple[float, float]:
+        return bootstrap_ci(group[1], seed=_group_seed(seed, group[0]), n_boot=n_boot, level=level)
+
+    # The draws and the arithmetic release the GIL, and each group has its own seeded generator:
+    # threads give the same numbers as one loop (tests/test_leaderboard.py) in less wall time.
+    threads = min(8, os.cpu_count() or 1) if len(groups) >= 64 else 1
+    if threads > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            cis = list(pool.map(ci, groups))
+    else:
+        cis = [ci(g) for g in groups]
+    rows = [(*key, float(vals.mean()), float(vals.std(ddof=1)) if vals.size > 1 else math.nan,
+             int(vals.size), lo, hi) for (key, vals), (lo, hi) in zip(groups, cis)]
     return pd.DataFrame(rows, columns=[*GROUP, "mean", "std", "n", "ci_low", "ci_high"])
 
 
