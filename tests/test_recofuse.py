@@ -129,7 +129,7 @@ def test_sde_timesteps():
 # --- architecture --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["small", "gated", "paper"])
+@pytest.mark.parametrize("name", ["small", "gated", "gated-x0", "paper"])
 def test_param_counts_match_the_table(name):
     from benchbed_recofuse.autoencoder import FusionAutoencoder
     from benchbed_recofuse.dim import ConditionalNAFNet
@@ -211,7 +211,7 @@ def _trainer(plan, seed=0, config="small"):
     return Trainer(cfg, plan, BatchMaker(pairs, DegradationSampler()), "cpu", seed, amp=False)
 
 
-@pytest.mark.parametrize("config", ["small", "gated"])  # matching loss / eps loss
+@pytest.mark.parametrize("config", ["small", "gated", "gated-x0"])  # matching / eps / x0 loss
 def test_one_training_step_per_stage_runs_and_updates(config):
     tr = _trainer({"ae": 1, "dim": 1, "joint": 1}, config=config)
     before = {k: v.clone() for k, v in tr.model.state_dict().items()}
@@ -462,6 +462,51 @@ def test_fuse_returns_the_clean_shape(tmp_path):
     direct = fuser.fuse(FusionInputs((ir_lr, vi_clean[..., 0]), ("ir", "vi"), obs, "cpu", 3))
     again = fuser.fuse(FusionInputs((ir_lr, vi_clean[..., 0]), ("ir", "vi"), obs, "cpu", 3))
     assert direct.shape == (45, 61) and np.array_equal(direct, again)  # seeded: reproducible
+
+
+def test_x0_branch_starts_as_the_linear_mmse_estimate_and_its_eps_is_consistent():
+    from benchbed_recofuse.model import ReCoFuse
+
+    m = ReCoFuse(CONFIGS["gated-x0"]).eval()
+    for net in (m.dim_vis, m.dim_ir):  # what benchmarks/recofuse_x0_init.py does
+        net.ending.weight.data.zero_()
+        net.ending.bias.data.zero_()
+    g = torch.Generator().manual_seed(0)
+    mu = 0.25 * torch.randn(1, 8, 16, 16, generator=g)
+    x = mu + 0.1 * torch.randn(1, 8, 16, 16, generator=g)
+    sde, v = m.sde, float(m.eps_skip_var)
+    with torch.no_grad():
+        for t in (1, 7, sde.T):
+            d, sb = float(sde.decay(t)), float(sde.sigma_bar(t))
+            k = d * v / (d * d * v + sb * sb)  # E[z0 - mu | x - mu] under z0 - mu ~ N(0, v)
+            torch.testing.assert_close(m.x0("vis", x, mu, t), mu + k * (x - mu))
+            # the noise the sampler and gate 2a see is the one this z0 implies
+            torch.testing.assert_close(sde.x0_from_noise(x, mu, m.eps("vis", x, mu, t), t),
+                                       m.x0("vis", x, mu, t), rtol=1e-4, atol=1e-5)
+        assert float((m.x0("ir", x, mu, sde.T) - mu).abs().max()) < 0.01  # ~mu at t = T
+        # the sampler steps through the bridge at the predicted z0: finite, near mu for mu-like x
+        zv, _ = m.couple_step(x, x, mu, mu, 3, 2, None, coupled=False)
+        expect = sde.posterior_mean(x, m.x0("vis", x, mu, 3), mu, 3, 2)
+        torch.testing.assert_close(zv, expect)
+
+
+def test_x0_loss_needs_the_x0_parameterisation():
+    from dataclasses import replace
+
+    with pytest.raises(ValueError, match="x0"):
+        replace(CONFIGS["gated"], train=replace(CONFIGS["gated"].train, dim_loss="x0"))
+    with pytest.raises(ValueError, match="x0"):
+        replace(CONFIGS["gated-x0"], train=replace(CONFIGS["gated-x0"].train, dim_loss="eps"))
+
+
+def test_weights_written_before_the_parameterisation_field_still_load(tmp_path):
+    from benchbed_recofuse.model import ReCoFuse, load_weights, save_weights
+
+    p = save_weights(ReCoFuse(CONFIGS["small"]), tmp_path / "w.pt")
+    payload = torch.load(p, weights_only=True)
+    del payload["arch"]["dim"]["param"]  # as in files from before DiMConfig.param
+    torch.save(payload, p)
+    assert load_weights(p).cfg.dim.param == "eps"
 
 
 # --- the gates of the staged rebuild (issue 19) ---------------------------------------------------

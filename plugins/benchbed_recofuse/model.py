@@ -65,6 +65,9 @@ class ReCoFuse(nn.Module):
         d = e^{-bar_theta_t dt}, v = eps_skip_var. Same function class as the published
         parameterisation, but an untrained net now returns towards mu instead of diverging.
         """
+        if self.cfg.dim.param == "x0":
+            sb, d = self.sde.sigma_bar(t), self.sde.decay(t)
+            return (x.float() - mu.float() - d * (self.x0(branch, x, mu, t) - mu.float())) / sb
         net = self.dim_vis if branch == "vis" else self.dim_ir
         out = net(x, mu, t).float()
         if not self.cfg.dim.eps_skip:
@@ -72,6 +75,20 @@ class ReCoFuse(nn.Module):
         sb, d = self.sde.sigma_bar(t), self.sde.decay(t)
         c = sb**2 / (d**2 * self.eps_skip_var + sb**2)
         return out + c * (x.float() - mu.float()) / sb
+
+    def x0(self, branch: str, x: torch.Tensor, mu: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
+        """Clean-latent prediction of an ``x0``-parameterised branch (float32).
+
+        mu + k_t (x - mu) + net(...), k_t = d v / (d^2 v + sigma_bar^2) the linear-MMSE gain of
+        z0 - mu from x - mu under the Gaussian prior of ``eps_skip`` (v = eps_skip_var): a net
+        whose output layer is zero returns that estimate, mu itself at t = T.
+        """
+        if self.cfg.dim.param != "x0":
+            return self.sde.x0_from_noise(x.float(), mu.float(), self.eps(branch, x, mu, t), t)
+        net = self.dim_vis if branch == "vis" else self.dim_ir
+        sb, d = self.sde.sigma_bar(t), self.sde.decay(t)
+        k = d * self.eps_skip_var / (d**2 * self.eps_skip_var + sb**2)
+        return mu.float() + k * (x.float() - mu.float()) + net(x, mu, t).float()
 
     def x0_limit(self, x0_clip: float) -> float | None:
         """``x0_clip`` training-latent stds (sqrt(eps_skip_var)) as the jump sampler's z_0 bound."""
@@ -87,9 +104,14 @@ class ReCoFuse(nn.Module):
         """
         if coupled:
             z_vis = z_ir = self.tim(z_vis, z_ir, t)
+        nv, ni = noise if noise is not None else (None, None)
+        if self.cfg.dim.param == "x0":
+            # The sampler the x0 loss trains for: the exact bridge posterior at the predicted
+            # clean latent, for one step or a jump alike (nothing divides by e^{-bar_theta dt}).
+            return (self.sde.bridge_step(z_vis, mu_vis, self.x0("vis", z_vis, mu_vis, t), t, s, nv),
+                    self.sde.bridge_step(z_ir, mu_ir, self.x0("ir", z_ir, mu_ir, t), t, s, ni))
         eps_v = self.eps("vis", z_vis, mu_vis, t)
         eps_i = self.eps("ir", z_ir, mu_ir, t)
-        nv, ni = noise if noise is not None else (None, None)
         if s == t - 1:
             # The published sampler: Euler-Maruyama with the SDE's dispersion noise.
             if nv is None:
@@ -188,7 +210,10 @@ def load_checkpoint(path: Path, config: str | None = None, map_location: str = "
         raise WeightsError(f"{path} holds the {name!r} config, not {config!r}",
                            fix=f"pass config={name!r} or a {config!r} checkpoint")
     cfg = get_config(name)
-    if payload["arch"] != cfg.arch():
+    stored = dict(payload["arch"])
+    if "dim" in stored:  # files written before DiMConfig.param existed predict the noise
+        stored["dim"] = {"param": "eps", **stored["dim"]}
+    if stored != cfg.arch():
         raise WeightsError(f"{path} was trained with a different {name!r} architecture",
                            fix="retrain, or check out the code version named in its provenance")
     model = ReCoFuse(cfg)

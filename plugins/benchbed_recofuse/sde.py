@@ -137,6 +137,11 @@ class IRSDE:
         x0 = self.x0_from_noise(xt, mu, eps, t)
         if x0_limit is not None:
             x0 = mu + (x0 - mu).clamp(-x0_limit, x0_limit)
+        return self.bridge_step(xt, mu, x0, t, s, noise)
+
+    def bridge_step(self, xt: torch.Tensor, mu: torch.Tensor, x0: torch.Tensor, t: int, s: int,
+                    noise: torch.Tensor | None) -> torch.Tensor:
+        """z_s drawn from the OU bridge posterior p(z_s | z_t, z_0 = x0) (its mean if no noise)."""
         mean = self.posterior_mean(xt, x0, mu, t, s)
         if noise is None or s == 0:
             return mean

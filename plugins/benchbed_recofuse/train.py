@@ -178,16 +178,30 @@ class Trainer:
         e = self._encode(self.maker.make(self.cfg.train.batch, self.cfg.train.crop, self.rng)
                          .to(self.device))
         t, x_v, x_i, n_v, n_i = self._states(e)
-        with self._autocast():
-            eps_v = m.eps("vis", x_v, e["mu_v"], t)
-            eps_i = m.eps("ir", x_i, e["mu_i"], t)
-        if self.cfg.train.dim_loss == "eps":
-            # every t weighs the same (the matching loss weighs the eps error at t by
-            # sigma_t^2 dt / sigma_bar_t, which leaves the small t barely trained)
-            lv, li = nnf.mse_loss(eps_v, n_v), nnf.mse_loss(eps_i, n_i)
+        if self.cfg.train.dim_loss == "x0":
+            sde = m.sde
+            with self._autocast():
+                x0_v = m.x0("vis", x_v, e["mu_v"], t)
+                x0_i = m.x0("ir", x_i, e["mu_i"], t)
+            # SNR_t + 1 = (d^2 + sigma_bar^2) / sigma_bar^2 (the v-prediction weight), scaled to
+            # mean 1 over t = 1..T: the noise-MSE weight where t is small, x0-MSE where t is large.
+            def weight(tt: torch.Tensor) -> torch.Tensor:
+                return (sde.decay(tt) ** 2 + sde.sigma_bar(tt) ** 2) / sde.sigma_bar(tt) ** 2
+
+            w = weight(t) / weight(torch.arange(1, sde.T + 1, device=t.device)).mean()
+            lv = (w * (x0_v - e["z0_v"]) ** 2).mean()
+            li = (w * (x0_i - e["z0_i"]) ** 2).mean()
         else:
-            lv = self._matching(x_v, x_v, e["z0_v"], e["mu_v"], eps_v, t)
-            li = self._matching(x_i, x_i, e["z0_i"], e["mu_i"], eps_i, t)
+            with self._autocast():
+                eps_v = m.eps("vis", x_v, e["mu_v"], t)
+                eps_i = m.eps("ir", x_i, e["mu_i"], t)
+            if self.cfg.train.dim_loss == "eps":
+                # every t weighs the same (the matching loss weighs the eps error at t by
+                # sigma_t^2 dt / sigma_bar_t, which leaves the small t barely trained)
+                lv, li = nnf.mse_loss(eps_v, n_v), nnf.mse_loss(eps_i, n_i)
+            else:
+                lv = self._matching(x_v, x_v, e["z0_v"], e["mu_v"], eps_v, t)
+                li = self._matching(x_i, x_i, e["z0_i"], e["mu_i"], eps_i, t)
         for opt in self.opts.values():
             opt.zero_grad(set_to_none=True)
         (lv + li).backward()
