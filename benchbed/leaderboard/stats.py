@@ -57,7 +57,7 @@ def _bca_mean_ci(x: np.ndarray, seed: int, n_boot: int, level: float) -> tuple[f
 
     The same draws and the same floating-point operations as scipy 1.17's implementation, so the
     interval is bit for bit scipy's (tests/test_leaderboard.py checks it against scipy on
-    hundreds of samples), at a third of the time: scipy's per-call overhead dominated the
+    120 samples), at a third of the time: scipy's per-call overhead dominated the
     stats view on large stores (4,000 groups).
     """
     from scipy.special import ndtr, ndtri

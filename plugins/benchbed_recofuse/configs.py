@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from benchbed_recofuse.synth import RECIPE_SETS
+
 
 @dataclass(frozen=True)
 class AEConfig:
@@ -114,7 +116,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name, value, allowed in (("dim_loss", self.dim_loss, ("matching", "eps", "x0")),
                                      ("tim_init", self.tim_init, ("default", "equal")),
-                                     ("recipes", self.recipes, ("v1", "v2"))):
+                                     ("recipes", self.recipes, tuple(RECIPE_SETS))):
             if value not in allowed:
                 raise ValueError(f"{name} must be one of {allowed}, not {value!r}")
         if not 0.0 <= self.joint_curriculum <= 1.0:
@@ -135,11 +137,11 @@ class ModelConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
     def __post_init__(self) -> None:
+        if self.dim.param not in ("eps", "x0"):
+            raise ValueError(f"param must be 'eps' or 'x0', not {self.dim.param!r}")
         if (self.dim.param == "x0") != (self.train.dim_loss == "x0"):
             raise ValueError(f"dim_loss {self.train.dim_loss!r} does not fit param "
                              f"{self.dim.param!r}: the x0 loss goes with the x0 parameterisation")
-        if self.dim.param not in ("eps", "x0"):
-            raise ValueError(f"param must be 'eps' or 'x0', not {self.dim.param!r}")
 
     def arch(self) -> dict[str, Any]:
         """The architecture part as plain data (stored in checkpoints and checked on load)."""

@@ -129,21 +129,19 @@ class DegradationSampler:
             raise ValueError(f"recipes must be one of {sorted(RECIPE_SETS)}, not {recipes!r}")
         self.vis_recipes, self.ir_recipes = RECIPE_SETS[recipes]
         self.plugins: dict[str, tuple[Any, Mapping[str, Mapping[str, Any]]]] = {}
+        names = sorted({n for table in (self.vis_recipes, self.ir_recipes) for r, _ in table for n in r})
         if use_plugins:
             if registry is None:
                 from benchbed.registry import Registry
 
                 registry = Registry()
             have = set(registry.names("degradation"))
-            names = {n for table in (self.vis_recipes, self.ir_recipes) for r, _ in table for n in r}
-            for name in sorted(names & have):
+            for name in (n for n in names if n in have):
                 spec = registry.get("degradation", name)
                 keep = LEVEL_SUBSETS.get(name)
                 levels = {k: v for k, v in spec.severities.items() if keep is None or k in keep}
                 self.plugins[name] = (spec.build(), levels or spec.severities)
-        self.backends = {name: ("plugin" if name in self.plugins else "internal")
-                         for name in sorted({n for table in (self.vis_recipes, self.ir_recipes)
-                                             for r, _ in table for n in r})}
+        self.backends = {name: ("plugin" if name in self.plugins else "internal") for name in names}
 
     def _apply_one(self, name: str, x: Image, modality: str, rng: np.random.Generator) -> Image:
         if name in self.plugins:
