@@ -633,3 +633,20 @@ def test_eps_loss_of_the_branch_stage_is_the_noise_prediction_mse(monkeypatch):
     assert losses["vis"] == pytest.approx(float(((pv - nv) ** 2).mean()), rel=1e-6)
     assert losses["ir"] == pytest.approx(float(((pi - ni) ** 2).mean()), rel=1e-6)
     assert float(nv.std()) == pytest.approx(1.0, abs=0.3)  # the target is the drawn N(0, 1) noise
+
+
+@pytest.mark.parametrize("config", ["gated", "gated-x0"])
+def test_joint_stage_trains_the_step_the_sampler_takes(config):
+    # issue 19, gate 4 ("the sampler used by the suites = the sampler it was trained for"): the
+    # joint stage's prediction from z_f is the noise-free step of the model's own T-step sampler
+    # (Euler-Maruyama for eps nets, the OU-bridge posterior mean for x0 nets)
+    torch.manual_seed(0)
+    tr = _trainer({"ae": 0, "dim": 0, "joint": 1}, config=config)
+    m = tr.model
+    z, z_other = torch.randn(2, 8, 4, 6), torch.randn(2, 8, 4, 6)
+    mu, mu_other = torch.randn(2, 8, 4, 6), torch.randn(2, 8, 4, 6)
+    for t in (1, 7, m.sde.T):
+        with torch.no_grad():
+            want = m.couple_step(z, z_other, mu, mu_other, t, t - 1, None, coupled=False)[0]
+            got = tr._mean_step("vis", z, mu, torch.full((2,), t))
+        torch.testing.assert_close(got, want)

@@ -156,10 +156,25 @@ class Trainer:
         return t, x_v, x_i, n_v, n_i
 
     def _matching(self, start: torch.Tensor, xt: torch.Tensor, z0: torch.Tensor, mu: torch.Tensor,
-                  eps: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """L1 between the reverse mean step from ``start`` and the optimum z*_{t-1} from ``xt``."""
-        sde = self.model.sde
-        return nnf.l1_loss(sde.reverse_mean_step(start, mu, eps, t), sde.optimum_step(xt, z0, mu, t))
+                  step: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """L1 between the reverse mean step ``step`` taken from ``start`` and the optimum z*_{t-1}
+        from ``xt`` (see ``_mean_step``)."""
+        return nnf.l1_loss(step, self.model.sde.optimum_step(xt, z0, mu, t))
+
+    def _mean_step(self, branch: str, start: torch.Tensor, mu: torch.Tensor,
+                   t: torch.Tensor) -> torch.Tensor:
+        """The noise-free reverse step t -> t-1 from ``start`` that the model's sampler takes:
+        Euler-Maruyama from the predicted noise (eps), or the OU-bridge posterior mean at the
+        predicted clean latent (x0), so the joint stage trains the step the suites sample with."""
+        m = self.model
+        with self._autocast():
+            if m.cfg.dim.param == "x0":
+                x0 = m.x0(branch, start, mu, t)
+            else:
+                eps = m.eps(branch, start, mu, t)
+        if m.cfg.dim.param == "x0":
+            return m.sde.posterior_mean(start.float(), x0, mu.float(), t, t - 1)
+        return m.sde.reverse_mean_step(start, mu, eps, t)
 
     def step_ae(self) -> dict[str, float]:
         """One AE update on the 16-term cross-reconstruction loss."""
@@ -200,8 +215,11 @@ class Trainer:
                 # sigma_t^2 dt / sigma_bar_t, which leaves the small t barely trained)
                 lv, li = nnf.mse_loss(eps_v, n_v), nnf.mse_loss(eps_i, n_i)
             else:
-                lv = self._matching(x_v, x_v, e["z0_v"], e["mu_v"], eps_v, t)
-                li = self._matching(x_i, x_i, e["z0_i"], e["mu_i"], eps_i, t)
+                sde = m.sde
+                lv = self._matching(x_v, x_v, e["z0_v"], e["mu_v"],
+                                    sde.reverse_mean_step(x_v, e["mu_v"], eps_v, t), t)
+                li = self._matching(x_i, x_i, e["z0_i"], e["mu_i"],
+                                    sde.reverse_mean_step(x_i, e["mu_i"], eps_i, t), t)
         for opt in self.opts.values():
             opt.zero_grad(set_to_none=True)
         (lv + li).backward()
@@ -219,11 +237,9 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
         with self._autocast():
             z_f = m.tim(x_v, x_i, t).float()
-            eps_v = m.eps("vis", z_f, e["mu_v"], t)
-            eps_i = m.eps("ir", z_f, e["mu_i"], t)
         # Prediction starts from z_f; the target is each branch's own optimum from its x_t.
-        lv = self._matching(z_f, x_v, e["z0_v"], e["mu_v"], eps_v, t)
-        li = self._matching(z_f, x_i, e["z0_i"], e["mu_i"], eps_i, t)
+        lv = self._matching(z_f, x_v, e["z0_v"], e["mu_v"], self._mean_step("vis", z_f, e["mu_v"], t), t)
+        li = self._matching(z_f, x_i, e["z0_i"], e["mu_i"], self._mean_step("ir", z_f, e["mu_i"], t), t)
         (lv + li).backward()
         for opt in self.opts.values():
             opt.step()
@@ -434,7 +450,10 @@ def train(config: str = "small", data: str | None = None, out: Path | None = Non
     total = sum(plan.values())
     done = sum(plan[s] for s in STAGES[: trainer.stage_idx]) + trainer.k
     t_start, last_save = time.time(), time.time()
-    bar = tqdm(total=total, initial=done, desc=f"recofuse {config}", unit="step", dynamic_ncols=True)
+    # disable=None: no bar when stderr is not a terminal, so a background run's log holds the
+    # periodic step lines and no carriage-return spam.
+    bar = tqdm(total=total, initial=done, desc=f"recofuse {config}", unit="step", dynamic_ncols=True,
+               disable=None)
     try:
         while True:
             t0 = time.time()
