@@ -155,11 +155,11 @@ class Trainer:
         x_i = sde.sample_marginal(e["z0_i"], e["mu_i"], t, n_i)
         return t, x_v, x_i, n_v, n_i
 
-    def _matching(self, start: torch.Tensor, xt: torch.Tensor, z0: torch.Tensor, mu: torch.Tensor,
-                  step: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
-        """L1 between the reverse mean step ``step`` taken from ``start`` and the optimum z*_{t-1}
-        from ``xt`` (see ``_mean_step``)."""
-        return nnf.l1_loss(step, self.model.sde.optimum_step(xt, z0, mu, t))
+    def _matching(self, branch: str, start: torch.Tensor, xt: torch.Tensor, z0: torch.Tensor,
+                  mu: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        """L1 between the sampler's reverse mean step from ``start`` and the optimum z*_{t-1}
+        from ``xt``."""
+        return nnf.l1_loss(self._mean_step(branch, start, mu, t), self.model.sde.optimum_step(xt, z0, mu, t))
 
     def _mean_step(self, branch: str, start: torch.Tensor, mu: torch.Tensor,
                    t: torch.Tensor) -> torch.Tensor:
@@ -167,13 +167,12 @@ class Trainer:
         Euler-Maruyama from the predicted noise (eps), or the OU-bridge posterior mean at the
         predicted clean latent (x0), so the joint stage trains the step the suites sample with."""
         m = self.model
-        with self._autocast():
-            if m.cfg.dim.param == "x0":
-                x0 = m.x0(branch, start, mu, t)
-            else:
-                eps = m.eps(branch, start, mu, t)
         if m.cfg.dim.param == "x0":
+            with self._autocast():
+                x0 = m.x0(branch, start, mu, t)
             return m.sde.posterior_mean(start.float(), x0, mu.float(), t, t - 1)
+        with self._autocast():
+            eps = m.eps(branch, start, mu, t)
         return m.sde.reverse_mean_step(start, mu, eps, t)
 
     def step_ae(self) -> dict[str, float]:
@@ -206,20 +205,16 @@ class Trainer:
             w = weight(t) / weight(torch.arange(1, sde.T + 1, device=t.device)).mean()
             lv = (w * (x0_v - e["z0_v"]) ** 2).mean()
             li = (w * (x0_i - e["z0_i"]) ** 2).mean()
-        else:
+        elif self.cfg.train.dim_loss == "eps":
             with self._autocast():
                 eps_v = m.eps("vis", x_v, e["mu_v"], t)
                 eps_i = m.eps("ir", x_i, e["mu_i"], t)
-            if self.cfg.train.dim_loss == "eps":
-                # every t weighs the same (the matching loss weighs the eps error at t by
-                # sigma_t^2 dt / sigma_bar_t, which leaves the small t barely trained)
-                lv, li = nnf.mse_loss(eps_v, n_v), nnf.mse_loss(eps_i, n_i)
-            else:
-                sde = m.sde
-                lv = self._matching(x_v, x_v, e["z0_v"], e["mu_v"],
-                                    sde.reverse_mean_step(x_v, e["mu_v"], eps_v, t), t)
-                li = self._matching(x_i, x_i, e["z0_i"], e["mu_i"],
-                                    sde.reverse_mean_step(x_i, e["mu_i"], eps_i, t), t)
+            # every t weighs the same (the matching loss weighs the eps error at t by
+            # sigma_t^2 dt / sigma_bar_t, which leaves the small t barely trained)
+            lv, li = nnf.mse_loss(eps_v, n_v), nnf.mse_loss(eps_i, n_i)
+        else:
+            lv = self._matching("vis", x_v, x_v, e["z0_v"], e["mu_v"], t)
+            li = self._matching("ir", x_i, x_i, e["z0_i"], e["mu_i"], t)
         for opt in self.opts.values():
             opt.zero_grad(set_to_none=True)
         (lv + li).backward()
@@ -238,8 +233,8 @@ class Trainer:
         with self._autocast():
             z_f = m.tim(x_v, x_i, t).float()
         # Prediction starts from z_f; the target is each branch's own optimum from its x_t.
-        lv = self._matching(z_f, x_v, e["z0_v"], e["mu_v"], self._mean_step("vis", z_f, e["mu_v"], t), t)
-        li = self._matching(z_f, x_i, e["z0_i"], e["mu_i"], self._mean_step("ir", z_f, e["mu_i"], t), t)
+        lv = self._matching("vis", z_f, x_v, e["z0_v"], e["mu_v"], t)
+        li = self._matching("ir", z_f, x_i, e["z0_i"], e["mu_i"], t)
         (lv + li).backward()
         for opt in self.opts.values():
             opt.step()
