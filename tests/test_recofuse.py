@@ -176,6 +176,44 @@ def test_uncoupled_ablation_restores_each_branch_from_its_own_source_only():
     assert not torch.equal(run(ir, True).fused, run(ir, False).fused)
 
 
+def test_tim_cross_attention_full_or_on_the_pooled_token_grid():
+    # attn_pool = 1 is the published full softmax attention over every latent token (reference
+    # recofuse.md section 5); attn_pool = 2 (gated-x0, latent at H/4) attends the H/8 grid.
+    from benchbed_recofuse.tim import CrossAttention
+
+    torch.manual_seed(0)
+    full, pooled = CrossAttention(8), CrossAttention(8, pool=2)
+    pooled.load_state_dict(full.state_dict())
+    a, b = torch.randn(1, 8, 6, 10), torch.randn(1, 8, 6, 10)
+    q = full.q(a).flatten(2)[0].T
+    k, v = full.k(b).flatten(2)[0].T, full.v(b).flatten(2)[0].T
+    ref = (torch.softmax(q @ k.T / math.sqrt(8), dim=1) @ v).T.reshape(1, 8, 6, 10) + a
+    with torch.no_grad():
+        assert torch.allclose(full(a, b), ref, atol=1e-5)
+        # Latents constant over each 2x2 block: every pooled token stands for 4 identical ones,
+        # so the attention weights and values are those of the full attention; only the
+        # bilinear upsampling of the attended values differs from a block copy.
+        up = torch.nn.functional.interpolate
+        a2, b2 = up(a[..., :3, :5], scale_factor=2), up(b[..., :3, :5], scale_factor=2)
+        small = full(a[..., :3, :5], b[..., :3, :5]) - a[..., :3, :5]
+        want = up(small, size=(6, 10), mode="bilinear", align_corners=False) + a2
+        assert torch.allclose(pooled(a2, b2), want, atol=1e-5)
+        assert not torch.allclose(full(a2, b2), pooled(a2, b2), atol=1e-3)
+    with pytest.raises(ValueError, match="attn_pool"):
+        CrossAttention(8, pool=0)
+
+
+def test_checkpoints_from_before_attn_pool_load_with_full_attention(tmp_path):
+    from benchbed_recofuse.model import ReCoFuse, load_weights, save_weights
+
+    path = save_weights(ReCoFuse(CONFIGS["small"]), tmp_path / "w.pt")
+    payload = torch.load(path, weights_only=True)
+    del payload["arch"]["tim"]["attn_pool"]
+    torch.save(payload, path)
+    assert load_weights(path).tim.cross_vis.pool == 1
+    assert CONFIGS["gated-x0"].tim.attn_pool == 2
+
+
 def test_convex_tim_and_eps_skip_keep_an_untrained_sampler_bounded():
     """small = convex TIM + eps_skip: the coupled reverse process contracts towards the LQ latents."""
     from benchbed_recofuse.model import ReCoFuse

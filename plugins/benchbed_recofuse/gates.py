@@ -152,7 +152,7 @@ class RestorationCase:
 def restoration_table(model: ReCoFuse, cases: list[RestorationCase], seed: int = 0,
                       coupled: bool = True) -> list[dict[str, Any]]:
     """Per case and degraded branch: PSNR of the LQ input, of the branch alone and (unless
-    ``coupled`` is False: gate 2b alone, TIM's full-resolution attention being the slow part) of
+    ``coupled`` is False: gate 2b alone, TIM being the slow part) of
     the coupled sampler."""
     rows = []
     for c in cases:

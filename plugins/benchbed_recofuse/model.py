@@ -213,6 +213,8 @@ def load_checkpoint(path: Path, config: str | None = None, map_location: str = "
     stored = dict(payload["arch"])
     if "dim" in stored:  # files written before DiMConfig.param existed predict the noise
         stored["dim"] = {"param": "eps", **stored["dim"]}
+    if "tim" in stored:  # files written before TIMConfig.attn_pool existed attend every token
+        stored["tim"] = {"attn_pool": 1, **stored["tim"]}
     if stored != cfg.arch():
         raise WeightsError(f"{path} was trained with a different {name!r} architecture",
                            fix="retrain, or check out the code version named in its provenance")

@@ -64,23 +64,40 @@ class CBAM(nn.Module):
 
 
 class CrossAttention(nn.Module):
-    """Full softmax attention of the query latent over every token of the other latent, residual."""
+    """Full softmax attention of the query latent over every token of the other latent, residual.
 
-    def __init__(self, c: int) -> None:
+    With ``pool`` > 1 the tokens are the latent average-pooled by ``pool`` and the attended
+    values are upsampled bilinearly before the residual (the 1x1 projections commute with the
+    pooling, so only the token grid changes).
+    """
+
+    def __init__(self, c: int, pool: int = 1) -> None:
         super().__init__()
+        if pool < 1:
+            raise ValueError(f"attn_pool must be >= 1, not {pool}")
         self.q, self.k, self.v = nn.Conv2d(c, c, 1), nn.Conv2d(c, c, 1), nn.Conv2d(c, c, 1)
         self.scale = math.sqrt(c)
+        self.pool = pool
 
     def forward(self, q_in: torch.Tensor, kv_in: torch.Tensor) -> torch.Tensor:
-        """q_in + softmax(q k^T / sqrt(C)) v; memory O((HW)^2) at latent resolution."""
+        """q_in + softmax(q k^T / sqrt(C)) v; memory O((HW / pool^2)^2)."""
+        f = torch.nn.functional
         b, c, h, w = q_in.shape
-        q = self.q(q_in).flatten(2).transpose(1, 2)
-        k = self.k(kv_in).flatten(2).transpose(1, 2)
-        v = self.v(kv_in).flatten(2).transpose(1, 2)
+        qs, kvs = q_in, kv_in
+        if self.pool > 1:
+            qs = f.avg_pool2d(q_in, self.pool, ceil_mode=True)
+            kvs = f.avg_pool2d(kv_in, self.pool, ceil_mode=True)
+        hs, ws = qs.shape[-2:]
+        q = self.q(qs).flatten(2).transpose(1, 2)
+        k = self.k(kvs).flatten(2).transpose(1, 2)
+        v = self.v(kvs).flatten(2).transpose(1, 2)
         # SDPA is the same softmax attention, without materialising HWxHW on backends that fuse it.
-        out = torch.nn.functional.scaled_dot_product_attention(
+        out = f.scaled_dot_product_attention(
             q[:, None], k[:, None], v[:, None], scale=1.0 / self.scale)[:, 0]
-        return out.transpose(1, 2).reshape(b, c, h, w) + q_in
+        out = out.transpose(1, 2).reshape(b, c, hs, ws)
+        if self.pool > 1:
+            out = f.interpolate(out, size=(h, w), mode="bilinear", align_corners=False)
+        return out + q_in
 
 
 def conv_head(c: int, cout: int) -> nn.Sequential:
@@ -96,8 +113,8 @@ class TIM(nn.Module):
         self.cfg = cfg
         c, lc = cfg.model_channels, cfg.latent_ch
         self.time_mlp = time_mlp(c, 4 * c)
-        self.cross_vis = CrossAttention(lc)  # VIS queries IR
-        self.cross_ir = CrossAttention(lc)  # IR queries VIS
+        self.cross_vis = CrossAttention(lc, cfg.attn_pool)  # VIS queries IR
+        self.cross_ir = CrossAttention(lc, cfg.attn_pool)  # IR queries VIS
         self.inp = nn.Conv2d(2 * lc, c, 3, padding=1)
         self.mid = conv_head(c, c)
         self.cbam = CBAM(c, cfg.cbam_ratio)
