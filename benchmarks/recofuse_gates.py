@@ -124,6 +124,10 @@ def main() -> int:
                         help="weights file (default: the shipped small checkpoint)")
     parser.add_argument("--state", type=Path, default=None,
                         help="a training state (state.pt of `benchbed train recofuse`) instead")
+    parser.add_argument("--alone-checkpoint", type=Path, default=None,
+                        help="weights for the branches-alone rows of gates 2b and 3 (the paper's "
+                             "Model I, trained without TIM: the branch-stage checkpoint); "
+                             "default: the weights measured")
     parser.add_argument("--gates", default="1,2a,2b,3,4", help="comma-separated gates to measure")
     parser.add_argument("--synthetic", type=int, default=2, help="MSRS test pairs per synthetic "
                                                                   "degradation (gates 2b, 3)")
@@ -178,7 +182,11 @@ def main() -> int:
         results.append(r)
     rows = []
     if wanted & {"2b", "3"}:
-        rows = gates.restoration_table(model, cases, args.seed, coupled="3" in wanted)
+        alone = load_weights(args.alone_checkpoint) if args.alone_checkpoint else None
+        if alone is not None:
+            print(f"  branches alone: {args.alone_checkpoint}")
+        rows = gates.restoration_table(model, cases, args.seed, coupled="3" in wanted,
+                                       alone_model=alone)
         details["restoration"] = rows
     if "2b" in wanted:
         results.append(gates.branch_gate(rows))

@@ -643,6 +643,15 @@ def test_restoration_table_rows_come_from_the_same_noise_coupled_and_alone():
     assert rows[0]["coupled_db"] == pytest.approx(gates.psnr(gates.restore(m, vis, ir, 3)[0], vis))
     alone_only = gates.restoration_table(m, [case], seed=3, coupled=False)
     assert "coupled_db" not in alone_only[0] and gates.branch_gate(alone_only).details["groups"]
+    # Model I (trained without TIM) as a separate set of weights: its branches give the alone
+    # rows, the measured model the coupled ones.
+    torch.manual_seed(1)
+    other = ReCoFuse(CONFIGS["gated"]).eval()
+    vs_other = gates.restoration_table(m, [case], seed=3, alone_model=other)[0]
+    assert vs_other["alone_db"] == pytest.approx(gates.psnr(gates.restore(other, vis, ir, 3,
+                                                                          coupled=False)[0], vis))
+    assert vs_other["coupled_db"] == rows[0]["coupled_db"]
+    assert vs_other["alone_db"] != rows[0]["alone_db"]
 
 
 def test_sampler_gate_requires_the_trained_steps():

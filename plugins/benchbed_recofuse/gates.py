@@ -150,13 +150,17 @@ class RestorationCase:
 
 
 def restoration_table(model: ReCoFuse, cases: list[RestorationCase], seed: int = 0,
-                      coupled: bool = True) -> list[dict[str, Any]]:
+                      coupled: bool = True, alone_model: ReCoFuse | None = None
+                      ) -> list[dict[str, Any]]:
     """Per case and degraded branch: PSNR of the LQ input, of the branch alone and (unless
-    ``coupled`` is False: gate 2b alone, TIM being the slow part) of
-    the coupled sampler."""
+    ``coupled`` is False: gate 2b alone, TIM being the slow part) of the coupled sampler.
+
+    ``alone_model``: the weights whose branches restore alone (the paper's Model I, trained
+    without TIM, i.e. the branch-stage checkpoint); by default ``model``'s own branches.
+    """
     rows = []
     for c in cases:
-        av, ai = restore(model, c.vis_lq, c.ir_lq, seed, coupled=False)
+        av, ai = restore(alone_model or model, c.vis_lq, c.ir_lq, seed, coupled=False)
         cv, ci = restore(model, c.vis_lq, c.ir_lq, seed, coupled=True) if coupled else (None, None)
         for branch in c.degraded:
             lq, hq, both, alone = ((c.vis_lq, c.vis_hq, cv, av) if branch == "vis"
