@@ -15,6 +15,7 @@ from benchbed.imaging import content_hash
 from benchbed.plan import Plan
 from benchbed.registry import Registry
 from benchbed.types import Kind
+from benchbed.weights import param_weight_files
 
 _NAME = {"type": "string", "minLength": 1}
 _PARAMS = {"type": "object"}
@@ -382,8 +383,11 @@ def checked_ref(registry: Registry, kind: Kind, ref: dict[str, Any], where: str)
             fix=f"use one of {sorted(spec.params)} (see `benchbed info {spec.name}`)",
         )
     out = {"name": spec.name, "version": spec.version, "params": {**spec.params, **ref["params"]}}
-    if spec.weights:  # new weights under an old version must not reuse stored results
-        out["weights"] = [w.sha256 for w in spec.weights]
+    # new weights under an old version, or a weights file a parameter names retrained in place,
+    # must not reuse stored results
+    weights = [w.sha256 for w in spec.weights] + param_weight_files(out["params"])
+    if weights:
+        out["weights"] = weights
     return out
 
 

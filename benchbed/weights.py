@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from benchbed.errors import WeightsError
 from benchbed.paths import weights_root
@@ -24,6 +26,30 @@ def file_sha256(path: Path) -> str:
     """sha256 of a file (memoised per path, mtime and size)."""
     st = path.stat()
     return _sha256(str(path), st.st_mtime_ns, st.st_size)
+
+
+WEIGHT_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".onnx", ".h5", ".mat", ".npz", ".bin")
+"""File endings of weights a plugin parameter may name (e.g. ReCoFuse's ``checkpoint``)."""
+
+
+def param_weight_files(params: Mapping[str, Any]) -> list[str]:
+    """``name=sha256`` of every weights file a parameter names (absolute, or under BENCHBED_WEIGHTS).
+
+    Part of an item's and an artifact's identity: a checkpoint retrained in place under the same
+    path must recompute, not reuse the old model's images and scores. Parameters naming no
+    existing weights file add nothing, so the identities of every other run stay as they were.
+    """
+    out = []
+    for name in sorted(params):
+        value = params[name]
+        if not isinstance(value, str) or not value.lower().endswith(WEIGHT_SUFFIXES):
+            continue
+        p = Path(value).expanduser()
+        if not p.is_absolute() and weights_root() is not None:
+            p = weights_root() / p  # type: ignore[operator]
+        if p.is_file():
+            out.append(f"{name}={file_sha256(p)}")
+    return out
 
 
 def resolve_weights(ref: WeightsRef, base: Path | None = None) -> Path:

@@ -46,6 +46,7 @@ from benchbed.plan import (
 )
 from benchbed.registry import get_registry
 from benchbed.types import Image, Kind, Observation, ObservedDataset, Pair
+from benchbed.weights import param_weight_files
 
 
 def derive_seed(*parts: object) -> int:
@@ -384,7 +385,8 @@ def fuse_item(ctx: RunContext, item: WorkItem, pair: Pair, observations: tuple[O
     colour_policy = getattr(fspec, "colour", "y-cbcr")
     fkey = content_hash(*input_keys, method.fuse.name, fspec.version,
                         json.dumps(method.fuse.params, sort_keys=True), colour_policy,
-                        implementation_key(fspec), str(seed) if aware else "",
+                        implementation_key(fspec), *param_weight_files(method.fuse.params),
+                        str(seed) if aware else "",
                         *(describe_observation(o) for o in observations) if aware else ())
     colour = any(im.ndim == 3 for im in images) and colour_policy != "gray"
     fused, computed = _cached(
@@ -405,7 +407,7 @@ def _input_image(ctx: RunContext, method: Method, obs: Observation, h: str, mod:
         return (obs.y if obs.y.shape == obs.clean_shape else resize(obs.y, obs.clean_shape[:2])), h
     rspec = get_registry(ctx.plugin_modules).get("restorer", ref.name)
     rkey = content_hash(h, mod, ref.name, rspec.version, json.dumps(ref.params, sort_keys=True),
-                        implementation_key(rspec))
+                        implementation_key(rspec), *param_weight_files(ref.params))
     if rkey not in restored:
         restorer = build_plugin(ctx, "restorer", ref)
 

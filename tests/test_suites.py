@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -134,3 +135,30 @@ def test_presentation_keys_stay_out_of_the_hash(tmp_path: Path) -> None:
                          "b.yaml"), reg)
     assert a.hash == b.hash and b.primary == ("QABF",) and b.description
     assert "kind" not in a.identity()["methods"][0] and a.as_dict()["methods"][0]["kind"] == "fuser"
+
+
+def test_a_weights_file_named_by_a_parameter_is_part_of_the_identity(tmp_path, monkeypatch):
+    # A checkpoint retrained in place under the same path must not reuse the old model's stored
+    # items or cached images: its sha256 enters the planned ref (item identity, plan hash) and
+    # the artifact keys (benchbed.work), and parameters naming no weights file add nothing.
+    from benchbed.suites import checked_ref
+    from benchbed.weights import file_sha256, param_weight_files
+
+    ckpt = tmp_path / "w" / "model.pt"
+    ckpt.parent.mkdir()
+    ckpt.write_bytes(b"first weights")
+    monkeypatch.setenv("BENCHBED_WEIGHTS", str(tmp_path / "w"))
+    first = param_weight_files({"checkpoint": str(ckpt), "config": "gated-x0", "steps": 20})
+    assert first == [f"checkpoint={file_sha256(ckpt)}"]
+    assert param_weight_files({"checkpoint": "model.pt"}) == first  # under BENCHBED_WEIGHTS
+    assert param_weight_files({"checkpoint": "", "note": "a.pt"}) == []  # no such file
+    reg = Registry()
+    ref = {"name": "recofuse", "params": {"checkpoint": str(ckpt)}}
+    planned = checked_ref(reg, "fuser", ref, "methods[0]")
+    assert f"checkpoint={file_sha256(ckpt)}" in planned["weights"]
+    time.sleep(0.01)
+    ckpt.write_bytes(b"retrained weights")
+    assert param_weight_files({"checkpoint": str(ckpt)}) != first
+    assert checked_ref(reg, "fuser", ref, "methods[0]")["weights"] != planned["weights"]
+    plain = checked_ref(reg, "fuser", {"name": "average", "params": {}}, "methods[1]")
+    assert "weights" not in plain  # every other method's identity is unchanged
