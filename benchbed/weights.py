@@ -32,6 +32,13 @@ WEIGHT_SUFFIXES = (".pt", ".pth", ".ckpt", ".safetensors", ".onnx", ".h5", ".mat
 """File endings of weights a plugin parameter may name (e.g. ReCoFuse's ``checkpoint``)."""
 
 
+def weights_param_path(value: str) -> Path:
+    """The file a plugin parameter names: ``~`` expanded, a relative path under BENCHBED_WEIGHTS."""
+    p = Path(value).expanduser()
+    root = weights_root()
+    return root / p if not p.is_absolute() and root is not None else p
+
+
 def param_weight_files(params: Mapping[str, Any]) -> list[str]:
     """``name=sha256`` of every weights file a parameter names (absolute, or under BENCHBED_WEIGHTS).
 
@@ -44,9 +51,7 @@ def param_weight_files(params: Mapping[str, Any]) -> list[str]:
         value = params[name]
         if not isinstance(value, str) or not value.lower().endswith(WEIGHT_SUFFIXES):
             continue
-        p = Path(value).expanduser()
-        if not p.is_absolute() and weights_root() is not None:
-            p = weights_root() / p  # type: ignore[operator]
+        p = weights_param_path(value)
         if p.is_file():
             out.append(f"{name}={file_sha256(p)}")
     return out

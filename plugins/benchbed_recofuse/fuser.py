@@ -28,12 +28,11 @@ def resolve_checkpoint(config: str, checkpoint: str) -> Path:
     """An explicit ``checkpoint`` (absolute, or under BENCHBED_WEIGHTS), else the shipped one."""
     from benchbed.errors import WeightsError
     from benchbed.paths import weights_root
-    from benchbed.weights import resolve_weights
+    from benchbed.weights import resolve_weights, weights_param_path
 
     if checkpoint:
-        p = Path(checkpoint).expanduser()
-        if not p.is_absolute() and weights_root() is not None:
-            p = weights_root() / p  # type: ignore[operator]
+        # the same resolution as the file hashed into the item identity (benchbed.weights)
+        p = weights_param_path(checkpoint)
         if not p.is_file():
             raise WeightsError(f"ReCoFuse checkpoint not found: {p}",
                                fix="give an absolute path or one under BENCHBED_WEIGHTS")
