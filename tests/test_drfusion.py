@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -412,3 +413,28 @@ def test_composite_fusion_has_no_block_texture(registry: Registry) -> None:
     assert degraded.shape == clean.shape == (128, 160)
     ratio = _pooling_power(degraded) / _pooling_power(clean)
     assert ratio < 2.0, ratio
+
+
+def test_a_relative_checkpoint_is_the_file_under_benchbed_weights_that_the_identity_hashes(
+        tmp_path, monkeypatch) -> None:
+    # the item identity hashes checkpoint=REL under BENCHBED_WEIGHTS (benchbed.weights); loading
+    # the cwd's file of that name instead would store its scores under the other file's identity
+    from benchbed_drfusion.fuser import DRFusionFuser
+
+    from benchbed.errors import BenchbedError
+    from benchbed.weights import param_weight_files
+
+    weights, cwd = tmp_path / "weights", tmp_path / "cwd"
+    (weights / "dr").mkdir(parents=True)
+    (cwd / "dr").mkdir(parents=True)
+    (weights / "dr" / "m.pt").write_bytes(b"under BENCHBED_WEIGHTS")
+    (cwd / "dr" / "m.pt").write_bytes(b"in the working directory")
+    monkeypatch.setenv("BENCHBED_WEIGHTS", str(weights))
+    monkeypatch.chdir(cwd)
+    fuser = DRFusionFuser(checkpoint="dr/m.pt")
+    assert fuser.checkpoint_path("ivf") == weights / "dr" / "m.pt"
+    assert param_weight_files({"checkpoint": "dr/m.pt"})[0].endswith(
+        hashlib.sha256(b"under BENCHBED_WEIGHTS").hexdigest())
+    with pytest.raises(BenchbedError, match="relative to BENCHBED_WEIGHTS"):
+        DRFusionFuser(checkpoint="dr/none.pt").fuse(
+            FusionInputs(images=(np.zeros((8, 8)), np.zeros((8, 8))), modalities=("ir", "vis")))

@@ -129,7 +129,7 @@ def test_sde_timesteps():
 # --- architecture --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["small", "gated", "gated-x0", "paper"])
+@pytest.mark.parametrize("name", ["small", "gated", "gated-x0", "gated-x0-cond", "paper"])
 def test_param_counts_match_the_table(name):
     from benchbed_recofuse.autoencoder import FusionAutoencoder
     from benchbed_recofuse.dim import ConditionalNAFNet
@@ -249,8 +249,8 @@ def _trainer(plan, seed=0, config="small"):
     return Trainer(cfg, plan, BatchMaker(pairs, DegradationSampler()), "cpu", seed, amp=False)
 
 
-@pytest.mark.parametrize("config", ["small", "gated", "gated-x0"])  # matching / eps / x0 loss
-def test_one_training_step_per_stage_runs_and_updates(config):
+@pytest.mark.parametrize("config", ["small", "gated", "gated-x0", "gated-x0-cond"])
+def test_one_training_step_per_stage_runs_and_updates(config):  # matching / eps / x0 loss
     tr = _trainer({"ae": 1, "dim": 1, "joint": 1}, config=config)
     before = {k: v.clone() for k, v in tr.model.state_dict().items()}
     seen = []
@@ -697,3 +697,62 @@ def test_joint_stage_trains_the_step_the_sampler_takes(config):
             want = m.couple_step(z, z_other, mu, mu_other, t, t - 1, None, coupled=False)[0]
             got = tr._mean_step("vis", z, mu, torch.full((2,), t))
         torch.testing.assert_close(got, want)
+
+
+def test_condition_coupling_starts_as_the_branches_alone_and_then_sees_the_other_source():
+    # gated-x0-cond (issue 19, gate 3): the branches step from their own states and see TIM's z_f
+    # through a zero-initialised conv, so before the joint stage the coupled sampler is exactly
+    # the uncoupled one (Model I); once that conv is non-zero the VIS branch sees the IR source.
+    from benchbed_recofuse.model import ReCoFuse
+
+    torch.manual_seed(0)
+    m = ReCoFuse(CONFIGS["gated-x0-cond"]).eval()
+    vis, ir, ir2 = torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32)
+
+    def run(other, coupled):
+        return m.sample(vis, other, steps=4, generator=torch.Generator().manual_seed(1),
+                        coupled=coupled)
+
+    assert torch.equal(run(ir, True).vis, run(ir, False).vis)
+    assert torch.equal(run(ir, True).ir, run(ir, False).ir)
+    with torch.no_grad():
+        for net in (m.dim_vis, m.dim_ir):
+            net.couple.weight.normal_(0, 0.1)
+    assert torch.equal(run(ir, False).vis, run(ir2, False).vis)
+    assert not torch.equal(run(ir, True).vis, run(ir2, True).vis)
+    with pytest.raises(ValueError, match="no z_f"):
+        ReCoFuse(CONFIGS["gated-x0"]).dim_vis(torch.zeros(1, 8, 4, 4), torch.zeros(1, 8, 4, 4), 3,
+                                               torch.zeros(1, 8, 4, 4))
+
+
+def test_condition_coupled_joint_stage_goes_on_from_a_state_coupled_branch_stage(tmp_path):
+    # The branch stage is the same for both couplings; gated-x0-cond starts its joint stage from
+    # gated-x0 weights (its coupling convs at zero) and trains with the branch stage's x0 loss,
+    # so its first loss is Model I's loss on that batch.
+    from benchbed.errors import BenchbedError
+
+    a = _trainer({"ae": 1, "dim": 2, "joint": 0}, config="gated-x0")
+    while a.advance() is not None:
+        pass
+    a.export(tmp_path / "branch.pt", seed=0)
+    b = _trainer({"ae": 1, "dim": 2, "joint": 1}, config="gated-x0-cond")
+    b.start_from(tmp_path / "branch.pt", seed=0)
+    assert (b.stage, b.k) == ("joint", 0)
+    state = b.model.state_dict()
+    for k, v in a.model.state_dict().items():
+        assert torch.equal(v, state[k]) or k.startswith("tim."), k  # TIM: the equal blend
+    couple = [k for k in state if ".couple." in k]
+    assert len(couple) == 4 and all(not state[k].any() for k in couple)
+    e = b._encode(b.maker.make(2, 32, np.random.default_rng(3)))
+    t, x_v, x_i, _, _ = b._states(e)
+    with torch.no_grad():
+        z_f = b.model.tim(x_v, x_i, t)
+        got = b._x0_loss("vis", x_v, e["mu_v"], e["z0_v"], t, z_f)
+        alone = b._x0_loss("vis", x_v, e["mu_v"], e["z0_v"], t)
+    assert torch.equal(got, alone)
+    losses = b.advance()
+    assert math.isfinite(losses["vis"]) and b.advance() is None
+    assert any(b.model.state_dict()[k].any() for k in couple)  # the joint stage trains them
+    with pytest.raises(BenchbedError, match="holds the 'gated-x0' config"):
+        _trainer({"ae": 1, "dim": 2, "joint": 1}, config="gated").start_from(
+            tmp_path / "branch.pt", seed=0)

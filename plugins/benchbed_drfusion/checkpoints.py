@@ -110,5 +110,6 @@ def load_model(path: Path, device: str = "cpu") -> tuple[DRFusionNet, str]:
     """(network in eval mode on ``device``, modality family), cached per file content and device."""
     path = Path(path)
     if not path.is_file():
-        raise BenchbedError(f"DRFusion checkpoint not found: {path}", fix="check the checkpoint param")
+        raise BenchbedError(f"DRFusion checkpoint not found: {path}",
+                            fix="give checkpoint=PATH absolute or relative to BENCHBED_WEIGHTS")
     return _load_cached(str(path.resolve()), file_sha256(path), device)

@@ -37,10 +37,13 @@ class DRFusionFuser:
         self.constraint = bool(constraint)
 
     def checkpoint_path(self, family: str) -> Path:
-        """The checkpoint to use for a modality family ('auto': the released one)."""
+        """The checkpoint to use for a modality family ('auto': the released one; a relative
+        path is under BENCHBED_WEIGHTS, as the file hashed into the item identity)."""
+        from benchbed.weights import weights_param_path
+
         if self.checkpoint in ("auto", "", "default"):
             return default_checkpoint(self.config, family)
-        return Path(self.checkpoint).expanduser()
+        return weights_param_path(self.checkpoint)
 
     def fuse(self, inputs: FusionInputs) -> Image:
         """Fused Y/gray image at the clean shape of the observations."""

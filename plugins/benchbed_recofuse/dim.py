@@ -1,6 +1,8 @@
 """DiM: one time-conditional NAFNet that predicts the IR-SDE noise of one modality's latent.
 
-Input concat(x - mu, mu) (2 x 8 channels), zero-padded to a multiple of 2^levels; output eps.
+Input concat(x - mu, mu) (2 x 8 channels), zero-padded to a multiple of 2^levels; output eps
+(or the clean-latent residual). With ``coupling = "condition"`` TIM's fused latent enters as
+z_f - mu through its own zero-initialised conv, added to the intro features.
 """
 
 from __future__ import annotations
@@ -62,6 +64,12 @@ class ConditionalNAFNet(nn.Module):
         self.time_mlp = time_mlp(w, time_dim)
         self.intro = nn.Conv2d(cfg.latent_ch * 2, w, 3, padding=1)
         self.ending = nn.Conv2d(w, cfg.latent_ch, 3, padding=1)
+        self.couple: nn.Conv2d | None = None
+        if cfg.coupling == "condition":
+            self.couple = nn.Conv2d(cfg.latent_ch, w, 3, padding=1)
+            # zero: with or without z_f the net starts as the branch trained alone
+            nn.init.zeros_(self.couple.weight)
+            nn.init.zeros_(self.couple.bias)
         self.encoders, self.downs = nn.ModuleList(), nn.ModuleList()
         self.decoders, self.ups = nn.ModuleList(), nn.ModuleList()
         c = w
@@ -76,11 +84,16 @@ class ConditionalNAFNet(nn.Module):
             self.decoders.append(Stage(NAFBlock(c, time_dim) for _ in range(n)))
         self.multiple = 2 ** len(cfg.enc_blocks)
 
-    def forward(self, x: torch.Tensor, mu: torch.Tensor, t: int | float | torch.Tensor) -> torch.Tensor:
-        """Predicted noise eps for state ``x`` with mean ``mu`` at time ``t``."""
+    def forward(self, x: torch.Tensor, mu: torch.Tensor, t: int | float | torch.Tensor,
+                z_f: torch.Tensor | None = None) -> torch.Tensor:
+        """Prediction for state ``x`` with mean ``mu`` at time ``t``, given TIM's ``z_f`` if any."""
         h, w = x.shape[-2:]
         temb = self.time_mlp(as_time(t, x.shape[0], x.device))
         feat = self.intro(pad_to(torch.cat([x - mu, mu], dim=1), self.multiple, "constant"))
+        if z_f is not None:
+            if self.couple is None:
+                raise ValueError("this branch takes no z_f (coupling 'state': pass z_f as x)")
+            feat = feat + self.couple(pad_to(z_f - mu, self.multiple, "constant"))
         skips = [feat]
         for enc, down in zip(self.encoders, self.downs):
             feat = enc(feat, temb)

@@ -93,21 +93,30 @@ EPS_ERROR_MAX = 0.5
 @torch.no_grad()
 def eps_errors(model: ReCoFuse, batches: list[Any], seed: int = 0) -> dict[str, dict[int, float]]:
     """Relative noise-prediction error of each branch at every step t = 1..T, on ``batches``
-    (LQ/clean crops: the latents of the clean crop diffused to t towards the LQ crop's)."""
+    (LQ/clean crops: the latents of the clean crop diffused to t towards the LQ crop's).
+
+    A ``condition``-coupled model is measured as its sampler uses it: given TIM's z_f of the
+    two diffused latents at that t.
+    """
     sde, ae = model.sde, model.ae
     gen = torch.Generator().manual_seed(seed)
     sums: dict[str, dict[int, list[float]]] = {"vis": {}, "ir": {}}
     for b in batches:
-        for branch, lq, gt in (("vis", b.vis_lq, b.vis_gt), ("ir", b.ir_lq, b.ir_gt)):
-            mu, _ = ae.encode(lq)
-            z0, _ = ae.encode(gt)
-            for t in range(1, sde.T + 1):
-                noise = torch.randn(mu.shape, generator=gen)
-                xt = sde.sample_marginal(z0, mu, t, noise)
-                err = model.eps(branch, xt, mu, t) - noise
+        mus = {"vis": ae.encode(b.vis_lq)[0], "ir": ae.encode(b.ir_lq)[0]}
+        z0s = {"vis": ae.encode(b.vis_gt)[0], "ir": ae.encode(b.ir_gt)[0]}
+        # drawn branch by branch, t = 1..T each (the stream every recorded figure used)
+        noises = {br: [torch.randn(mus[br].shape, generator=gen) for _ in range(sde.T)]
+                  for br in ("vis", "ir")}
+        for t in range(1, sde.T + 1):
+            noise = {br: noises[br][t - 1] for br in ("vis", "ir")}
+            xt = {br: sde.sample_marginal(z0s[br], mus[br], t, noise[br]) for br in ("vis", "ir")}
+            z_f = (model.tim(xt["vis"], xt["ir"], t) if model.cfg.dim.coupling == "condition"
+                   else None)
+            for branch in ("vis", "ir"):
+                err = model.eps(branch, xt[branch], mus[branch], t, z_f) - noise[branch]
                 acc = sums[branch].setdefault(t, [0.0, 0.0])
                 acc[0] += float(err.pow(2).sum())
-                acc[1] += float(noise.pow(2).sum())
+                acc[1] += float(noise[branch].pow(2).sum())
     return {br: {t: math.sqrt(a / n) for t, (a, n) in rows.items()} for br, rows in sums.items()}
 
 

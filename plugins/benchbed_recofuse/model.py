@@ -57,8 +57,10 @@ class ReCoFuse(nn.Module):
         parts["total"] = sum(parts.values())
         return parts
 
-    def eps(self, branch: str, x: torch.Tensor, mu: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
-        """Noise prediction of the ``vis`` or ``ir`` branch for state ``x`` (float32).
+    def eps(self, branch: str, x: torch.Tensor, mu: torch.Tensor, t: int | torch.Tensor,
+            z_f: torch.Tensor | None = None) -> torch.Tensor:
+        """Noise prediction of the ``vis`` or ``ir`` branch for state ``x`` (float32); ``z_f``:
+        TIM's fused latent for a ``condition``-coupled branch (None: the branch alone).
 
         With ``eps_skip`` the net predicts a residual over E[eps | x - mu] under a Gaussian
         prior on z0 - mu: c_t (x - mu) / sigma_bar_t with c_t = sigma_bar^2 / (d^2 v + sigma_bar^2),
@@ -67,7 +69,7 @@ class ReCoFuse(nn.Module):
         """
         if self.cfg.dim.param == "x0":
             sb, d = self.sde.sigma_bar(t), self.sde.decay(t)
-            return (x.float() - mu.float() - d * (self.x0(branch, x, mu, t) - mu.float())) / sb
+            return (x.float() - mu.float() - d * (self.x0(branch, x, mu, t, z_f) - mu.float())) / sb
         net = self.dim_vis if branch == "vis" else self.dim_ir
         out = net(x, mu, t).float()
         if not self.cfg.dim.eps_skip:
@@ -76,8 +78,10 @@ class ReCoFuse(nn.Module):
         c = sb**2 / (d**2 * self.eps_skip_var + sb**2)
         return out + c * (x.float() - mu.float()) / sb
 
-    def x0(self, branch: str, x: torch.Tensor, mu: torch.Tensor, t: int | torch.Tensor) -> torch.Tensor:
-        """Clean-latent prediction of an ``x0``-parameterised branch (float32).
+    def x0(self, branch: str, x: torch.Tensor, mu: torch.Tensor, t: int | torch.Tensor,
+           z_f: torch.Tensor | None = None) -> torch.Tensor:
+        """Clean-latent prediction of an ``x0``-parameterised branch (float32); ``z_f`` as in
+        :meth:`eps`.
 
         mu + k_t (x - mu) + net(...), k_t = d v / (d^2 v + sigma_bar^2) the linear-MMSE gain of
         z0 - mu from x - mu under the Gaussian prior of ``eps_skip`` (v = eps_skip_var): a net
@@ -88,7 +92,7 @@ class ReCoFuse(nn.Module):
         net = self.dim_vis if branch == "vis" else self.dim_ir
         sb, d = self.sde.sigma_bar(t), self.sde.decay(t)
         k = d * self.eps_skip_var / (d**2 * self.eps_skip_var + sb**2)
-        return mu.float() + k * (x.float() - mu.float()) + net(x, mu, t).float()
+        return mu.float() + k * (x.float() - mu.float()) + net(x, mu, t, z_f).float()
 
     def x0_limit(self, x0_clip: float) -> float | None:
         """``x0_clip`` training-latent stds (sqrt(eps_skip_var)) as the jump sampler's z_0 bound."""
@@ -97,14 +101,19 @@ class ReCoFuse(nn.Module):
     def couple_step(self, z_vis: torch.Tensor, z_ir: torch.Tensor, mu_vis: torch.Tensor,
                     mu_ir: torch.Tensor, t: int, s: int, noise: tuple[torch.Tensor, torch.Tensor] | None,
                     x0_clip: float = 0.0, coupled: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-        """One reverse step t -> s: fuse with TIM, then both branches step from z_f.
+        """One reverse step t -> s: fuse with TIM, then both branches step from z_f (coupling
+        ``state``, as published) or each from its own state given z_f (``condition``).
 
         ``coupled=False`` is the ablation without reciprocal coupling: each branch steps from its
         own state (TIM is not used during sampling).
         """
+        nv, ni = noise if noise is not None else (None, None)
+        if self.cfg.dim.coupling == "condition":
+            z_f = self.tim(z_vis, z_ir, t) if coupled else None
+            return (self.sde.bridge_step(z_vis, mu_vis, self.x0("vis", z_vis, mu_vis, t, z_f), t, s, nv),
+                    self.sde.bridge_step(z_ir, mu_ir, self.x0("ir", z_ir, mu_ir, t, z_f), t, s, ni))
         if coupled:
             z_vis = z_ir = self.tim(z_vis, z_ir, t)
-        nv, ni = noise if noise is not None else (None, None)
         if self.cfg.dim.param == "x0":
             # The sampler the x0 loss trains for: the exact bridge posterior at the predicted
             # clean latent, for one step or a jump alike (nothing divides by e^{-bar_theta dt}).
@@ -211,8 +220,8 @@ def load_checkpoint(path: Path, config: str | None = None, map_location: str = "
                            fix=f"pass config={name!r} or a {config!r} checkpoint")
     cfg = get_config(name)
     stored = dict(payload["arch"])
-    if "dim" in stored:  # files written before DiMConfig.param existed predict the noise
-        stored["dim"] = {"param": "eps", **stored["dim"]}
+    if "dim" in stored:  # files written before DiMConfig.param / .coupling existed: eps, state
+        stored["dim"] = {"param": "eps", "coupling": "state", **stored["dim"]}
     if "tim" in stored:  # files written before TIMConfig.attn_pool existed attend every token
         stored["tim"] = {"attn_pool": 1, **stored["tim"]}
     if stored != cfg.arch():

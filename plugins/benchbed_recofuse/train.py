@@ -175,6 +175,22 @@ class Trainer:
             eps = m.eps(branch, start, mu, t)
         return m.sde.reverse_mean_step(start, mu, eps, t)
 
+    def _x0_loss(self, branch: str, xt: torch.Tensor, mu: torch.Tensor, z0: torch.Tensor,
+                 t: torch.Tensor, z_f: torch.Tensor | None = None) -> torch.Tensor:
+        """MSE of the branch's clean-latent prediction from ``xt`` (given TIM's ``z_f``), weighted
+        per sample by SNR_t + 1 = (d^2 + sigma_bar^2) / sigma_bar^2 (the v-prediction weight)
+        scaled to mean 1 over t = 1..T: the noise-MSE weight where t is small, x0-MSE where t is
+        large."""
+        sde = self.model.sde
+
+        def weight(tt: torch.Tensor) -> torch.Tensor:
+            return (sde.decay(tt) ** 2 + sde.sigma_bar(tt) ** 2) / sde.sigma_bar(tt) ** 2
+
+        with self._autocast():
+            x0 = self.model.x0(branch, xt, mu, t, z_f)
+        w = weight(t) / weight(torch.arange(1, sde.T + 1, device=t.device)).mean()
+        return (w * (x0 - z0) ** 2).mean()
+
     def step_ae(self) -> dict[str, float]:
         """One AE update on the 16-term cross-reconstruction loss."""
         t = self.cfg.train
@@ -193,18 +209,8 @@ class Trainer:
                          .to(self.device))
         t, x_v, x_i, n_v, n_i = self._states(e)
         if self.cfg.train.dim_loss == "x0":
-            sde = m.sde
-            with self._autocast():
-                x0_v = m.x0("vis", x_v, e["mu_v"], t)
-                x0_i = m.x0("ir", x_i, e["mu_i"], t)
-            # SNR_t + 1 = (d^2 + sigma_bar^2) / sigma_bar^2 (the v-prediction weight), scaled to
-            # mean 1 over t = 1..T: the noise-MSE weight where t is small, x0-MSE where t is large.
-            def weight(tt: torch.Tensor) -> torch.Tensor:
-                return (sde.decay(tt) ** 2 + sde.sigma_bar(tt) ** 2) / sde.sigma_bar(tt) ** 2
-
-            w = weight(t) / weight(torch.arange(1, sde.T + 1, device=t.device)).mean()
-            lv = (w * (x0_v - e["z0_v"]) ** 2).mean()
-            li = (w * (x0_i - e["z0_i"]) ** 2).mean()
+            lv = self._x0_loss("vis", x_v, e["mu_v"], e["z0_v"], t)
+            li = self._x0_loss("ir", x_i, e["mu_i"], e["z0_i"], t)
         elif self.cfg.train.dim_loss == "eps":
             with self._autocast():
                 eps_v = m.eps("vis", x_v, e["mu_v"], t)
@@ -232,9 +238,15 @@ class Trainer:
             opt.zero_grad(set_to_none=True)
         with self._autocast():
             z_f = m.tim(x_v, x_i, t).float()
-        # Prediction starts from z_f; the target is each branch's own optimum from its x_t.
-        lv = self._matching("vis", z_f, x_v, e["z0_v"], e["mu_v"], t)
-        li = self._matching("ir", z_f, x_i, e["z0_i"], e["mu_i"], t)
+        if m.cfg.dim.coupling == "condition":
+            # Each branch from its own x_t given z_f: the branch stage's loss, so the zero-
+            # initialised coupling starts at Model I and is asked for the same target.
+            lv = self._x0_loss("vis", x_v, e["mu_v"], e["z0_v"], t, z_f)
+            li = self._x0_loss("ir", x_i, e["mu_i"], e["z0_i"], t, z_f)
+        else:
+            # Prediction starts from z_f; the target is each branch's own optimum from its x_t.
+            lv = self._matching("vis", z_f, x_v, e["z0_v"], e["mu_v"], t)
+            li = self._matching("ir", z_f, x_i, e["z0_i"], e["mu_i"], t)
         (lv + li).backward()
         for opt in self.opts.values():
             opt.step()
@@ -326,13 +338,13 @@ class Trainer:
         from benchbed.work import derive_seed
         from benchbed_recofuse.model import load_checkpoint
 
-        model, meta = load_checkpoint(path, self.cfg.name, map_location=str(self.device))
+        model, meta = load_checkpoint(path, None, map_location=str(self.device))
         prog = meta.get("progress")
         if not prog or prog.get("stage") not in (*STAGES, "done"):
             raise BenchbedError(f"{path} records no training progress",
                                 fix="pass weights exported by `benchbed train recofuse` "
                                     "(recofuse-CONFIG-progress.pt)")
-        self.model.load_state_dict(model.state_dict(), strict=True)
+        self._load_compatible(path, model)
         at = STAGES.index(prog["stage"]) if prog["stage"] in STAGES else len(STAGES)
         trained_plan = meta.get("plan") or {}
         done = {s: int(trained_plan.get(s, 0)) for s in STAGES[:at]}
@@ -357,6 +369,25 @@ class Trainer:
             self._enter_stage()
         else:
             self._build_opts()
+
+    def _load_compatible(self, path: Path, model: ReCoFuse) -> None:
+        """Load ``model``'s weights: the same config, or one that differs only in having no
+        coupling conv (a ``state``-coupled branch stage continued as ``condition``-coupled,
+        whose coupling convs keep their zero initialisation)."""
+        from benchbed.errors import BenchbedError
+
+        if model.cfg.name == self.cfg.name:
+            self.model.load_state_dict(model.state_dict(), strict=True)
+            return
+        mine, theirs = self.cfg.arch(), model.cfg.arch()
+        mine["dim"] = {**mine["dim"], "coupling": theirs["dim"]["coupling"]}
+        if mine != theirs or self.cfg.dim.coupling != "condition":
+            raise BenchbedError(f"{path} holds the {model.cfg.name!r} config, not {self.cfg.name!r}",
+                                fix=f"pass --config {model.cfg.name} or weights of {self.cfg.name!r}")
+        missing, unexpected = self.model.load_state_dict(model.state_dict(), strict=False)
+        if unexpected or any(".couple." not in k for k in missing):
+            raise BenchbedError(f"{path} does not fit {self.cfg.name!r}: missing {missing}, "
+                                f"unexpected {unexpected}", fix="retrain")
 
     def _enter_stage(self) -> None:
         """Set up the current stage at its step 0 (TIM's initial blend, the optimisers)."""
