@@ -158,19 +158,26 @@ def test_shapes_through_the_networks():
     assert out.fused.shape == out.vis.shape == out.ir.shape == (1, 1, 50, 70)
 
 
-def test_uncoupled_ablation_restores_each_branch_from_its_own_source_only():
-    # recofuse-uncoupled (Model-I ablation): without TIM in the loop the VIS branch cannot see
-    # the IR source; coupled, it does.
+def _coupling_probe(config):
+    """A model of ``config``, a 4-step sampler of one VIS image with a given IR image and
+    coupling, and two different IR images."""
     from benchbed_recofuse.model import ReCoFuse
 
     torch.manual_seed(0)
-    m = ReCoFuse(CONFIGS["small"]).eval()
+    m = ReCoFuse(CONFIGS[config]).eval()
     vis, ir, ir2 = torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32)
 
     def run(other, coupled):
         return m.sample(vis, other, steps=4, generator=torch.Generator().manual_seed(1),
                         coupled=coupled)
 
+    return m, run, ir, ir2
+
+
+def test_uncoupled_ablation_restores_each_branch_from_its_own_source_only():
+    # recofuse-uncoupled (Model-I ablation): without TIM in the loop the VIS branch cannot see
+    # the IR source; coupled, it does.
+    _, run, ir, ir2 = _coupling_probe("small")
     assert torch.equal(run(ir, False).vis, run(ir2, False).vis)
     assert not torch.equal(run(ir, True).vis, run(ir2, True).vis)
     assert not torch.equal(run(ir, True).fused, run(ir, False).fused)
@@ -705,14 +712,7 @@ def test_condition_coupling_starts_as_the_branches_alone_and_then_sees_the_other
     # the uncoupled one (Model I); once that conv is non-zero the VIS branch sees the IR source.
     from benchbed_recofuse.model import ReCoFuse
 
-    torch.manual_seed(0)
-    m = ReCoFuse(CONFIGS["gated-x0-cond"]).eval()
-    vis, ir, ir2 = torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32), torch.rand(1, 1, 32, 32)
-
-    def run(other, coupled):
-        return m.sample(vis, other, steps=4, generator=torch.Generator().manual_seed(1),
-                        coupled=coupled)
-
+    m, run, ir, ir2 = _coupling_probe("gated-x0-cond")
     assert torch.equal(run(ir, True).vis, run(ir, False).vis)
     assert torch.equal(run(ir, True).ir, run(ir, False).ir)
     with torch.no_grad():
@@ -756,3 +756,23 @@ def test_condition_coupled_joint_stage_goes_on_from_a_state_coupled_branch_stage
     with pytest.raises(BenchbedError, match="holds the 'gated-x0' config"):
         _trainer({"ae": 1, "dim": 2, "joint": 1}, config="gated").start_from(
             tmp_path / "branch.pt", seed=0)
+
+
+def test_joint_stage_can_train_only_the_coupling_convs():
+    # joint_train=coupling: the branch trunks stay the branch stage's (Model I), only the
+    # zero-initialised z_f convs (and TIM) learn; refused where there are no such convs
+    from benchbed.errors import BenchbedError
+
+    tr = _trainer({"ae": 0, "dim": 0, "joint": 0}, config="gated-x0-cond")
+    tr.cfg = with_train(tr.cfg, joint_train="coupling")
+    tr.plan = {"ae": 0, "dim": 0, "joint": 1}
+    before = {k: v.detach().clone() for k, v in tr.model.named_parameters()}
+    assert tr.advance() is not None
+    after = dict(tr.model.named_parameters())
+    changed = {k for k in after if not torch.equal(before[k], after[k])}
+    assert changed and all(".couple." in k or k.startswith("tim.") for k in changed)
+    assert any(".couple." in k for k in changed)
+    bad = _trainer({"ae": 0, "dim": 0, "joint": 0}, config="gated-x0")
+    bad.cfg, bad.plan = with_train(bad.cfg, joint_train="coupling"), {"ae": 0, "dim": 0, "joint": 1}
+    with pytest.raises(BenchbedError, match="coupling 'condition'"):
+        bad.advance()

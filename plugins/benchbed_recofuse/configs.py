@@ -124,9 +124,13 @@ class TrainConfig:
     recipes: str = "v1"
     # Probability of a random global tone change of each clean crop (data.tone_jitter); 0 = off.
     tone_jitter: float = 0.0
+    # What the joint stage trains of the branch nets: "all" (as published) or "coupling" (only
+    # the zero-initialised z_f convs of coupling "condition"; the trunk stays Model I's).
+    joint_train: str = "all"
 
     def __post_init__(self) -> None:
         for name, value, allowed in (("dim_loss", self.dim_loss, ("matching", "eps", "x0")),
+                                     ("joint_train", self.joint_train, ("all", "coupling")),
                                      ("tim_init", self.tim_init, ("default", "equal")),
                                      ("recipes", self.recipes, tuple(RECIPE_SETS))):
             if value not in allowed:

@@ -34,7 +34,7 @@ from benchbed_recofuse.synth import DegradationSampler
 STAGES = ("ae", "dim", "joint")
 TRAIN_KEYS = ("ae_steps", "dim_steps", "joint_steps", "ae_batch", "ae_crop", "batch", "crop",
               "lr_ae", "lr", "lr_min", "latent_std", "ckpt_every", "log_every", "dim_loss",
-              "tim_init", "joint_curriculum", "recipes", "tone_jitter")
+              "tim_init", "joint_curriculum", "recipes", "tone_jitter", "joint_train")
 
 
 def stage_plan(cfg: ModelConfig, steps: int | None) -> dict[str, int]:
@@ -108,8 +108,19 @@ class Trainer:
         elif self.stage in ("dim", "joint"):
             # The AE is frozen after its own stage (the paper loads a trained latent-AE).
             m.ae.requires_grad_(False)
-            self.opts = {"vis": Lion(m.dim_vis.parameters(), lr=t.lr, betas=t.betas),
-                         "ir": Lion(m.dim_ir.parameters(), lr=t.lr, betas=t.betas)}
+            trained = {"vis": m.dim_vis, "ir": m.dim_ir}
+            if self.stage == "joint" and t.joint_train == "coupling":
+                if m.cfg.dim.coupling != "condition":
+                    from benchbed.errors import BenchbedError
+
+                    raise BenchbedError("joint_train 'coupling' trains the z_f convs of coupling "
+                                        "'condition'; this config has none",
+                                        fix="use --config gated-x0-cond or joint_train=all")
+                for net in trained.values():
+                    net.requires_grad_(False)
+                trained = {k: net.couple.requires_grad_(True) for k, net in trained.items()}
+            self.opts = {k: Lion(net.parameters(), lr=t.lr, betas=t.betas)
+                         for k, net in trained.items()}
             if self.stage == "joint":
                 self.opts["tim"] = Lion(m.tim.parameters(), lr=t.lr, betas=t.betas)
 
