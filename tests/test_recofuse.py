@@ -761,6 +761,8 @@ def test_condition_coupled_joint_stage_goes_on_from_a_state_coupled_branch_stage
 def test_joint_stage_can_train_only_the_coupling_convs():
     # joint_train=coupling: the branch trunks stay the branch stage's (Model I), only the
     # zero-initialised z_f convs (and TIM) learn; refused where there are no such convs
+    from benchbed_recofuse.train import train
+
     from benchbed.errors import BenchbedError
 
     tr = _trainer({"ae": 0, "dim": 0, "joint": 0}, config="gated-x0-cond")
@@ -772,7 +774,8 @@ def test_joint_stage_can_train_only_the_coupling_convs():
     changed = {k for k in after if not torch.equal(before[k], after[k])}
     assert changed and all(".couple." in k or k.startswith("tim.") for k in changed)
     assert any(".couple." in k for k in changed)
-    bad = _trainer({"ae": 0, "dim": 0, "joint": 0}, config="gated-x0")
-    bad.cfg, bad.plan = with_train(bad.cfg, joint_train="coupling"), {"ae": 0, "dim": 0, "joint": 1}
+    # refused with the config, before any stage runs (not hours later at the joint stage)
+    with pytest.raises(ValueError, match="coupling 'condition'"):
+        with_train(CONFIGS["gated-x0"], joint_train="coupling")
     with pytest.raises(BenchbedError, match="coupling 'condition'"):
-        bad.advance()
+        train("gated-x0", joint_train="coupling", echo=lambda *_: None)

@@ -159,6 +159,10 @@ class ModelConfig:
             raise ValueError(f"coupling must be 'state' or 'condition', not {self.dim.coupling!r}")
         if self.dim.coupling == "condition" and self.dim.param != "x0":
             raise ValueError("coupling 'condition' is built for the x0 parameterisation")
+        if self.train.joint_train == "coupling" and self.dim.coupling != "condition":
+            raise ValueError("joint_train 'coupling' trains the z_f convs of coupling "
+                             "'condition'; this config has none (use gated-x0-cond or "
+                             "joint_train=all)")
         if (self.dim.param == "x0") != (self.train.dim_loss == "x0"):
             raise ValueError(f"dim_loss {self.train.dim_loss!r} does not fit param "
                              f"{self.dim.param!r}: the x0 loss goes with the x0 parameterisation")

@@ -108,17 +108,15 @@ class ReCoFuse(nn.Module):
         own state (TIM is not used during sampling).
         """
         nv, ni = noise if noise is not None else (None, None)
-        if self.cfg.dim.coupling == "condition":
-            z_f = self.tim(z_vis, z_ir, t) if coupled else None
-            return (self.sde.bridge_step(z_vis, mu_vis, self.x0("vis", z_vis, mu_vis, t, z_f), t, s, nv),
-                    self.sde.bridge_step(z_ir, mu_ir, self.x0("ir", z_ir, mu_ir, t, z_f), t, s, ni))
-        if coupled:
-            z_vis = z_ir = self.tim(z_vis, z_ir, t)
-        if self.cfg.dim.param == "x0":
+        z_f = self.tim(z_vis, z_ir, t) if coupled else None
+        if z_f is not None and self.cfg.dim.coupling == "state":
+            z_vis = z_ir = z_f
+            z_f = None  # the nets see the shared state itself
+        if self.cfg.dim.param == "x0":  # (coupling "condition" is always x0)
             # The sampler the x0 loss trains for: the exact bridge posterior at the predicted
             # clean latent, for one step or a jump alike (nothing divides by e^{-bar_theta dt}).
-            return (self.sde.bridge_step(z_vis, mu_vis, self.x0("vis", z_vis, mu_vis, t), t, s, nv),
-                    self.sde.bridge_step(z_ir, mu_ir, self.x0("ir", z_ir, mu_ir, t), t, s, ni))
+            return (self.sde.bridge_step(z_vis, mu_vis, self.x0("vis", z_vis, mu_vis, t, z_f), t, s, nv),
+                    self.sde.bridge_step(z_ir, mu_ir, self.x0("ir", z_ir, mu_ir, t, z_f), t, s, ni))
         eps_v = self.eps("vis", z_vis, mu_vis, t)
         eps_i = self.eps("ir", z_ir, mu_ir, t)
         if s == t - 1:

@@ -109,13 +109,7 @@ class Trainer:
             # The AE is frozen after its own stage (the paper loads a trained latent-AE).
             m.ae.requires_grad_(False)
             trained = {"vis": m.dim_vis, "ir": m.dim_ir}
-            if self.stage == "joint" and t.joint_train == "coupling":
-                if m.cfg.dim.coupling != "condition":
-                    from benchbed.errors import BenchbedError
-
-                    raise BenchbedError("joint_train 'coupling' trains the z_f convs of coupling "
-                                        "'condition'; this config has none",
-                                        fix="use --config gated-x0-cond or joint_train=all")
+            if self.stage == "joint" and t.joint_train == "coupling":  # (ModelConfig checks it)
                 for net in trained.values():
                     net.requires_grad_(False)
                 trained = {k: net.couple.requires_grad_(True) for k, net in trained.items()}
