@@ -758,6 +758,10 @@ def run_plan(
             run_row.n_computed = summary.computed
             run_row.n_skipped = summary.skipped + summary.by_others
             run_row.n_failed = summary.failed
+    # the board's means for `leaderboard show` (used only while the board is unchanged)
+    from benchbed.leaderboard.summary import refresh_summary
+
+    refresh_summary(sessions, plan.name)
     return summary
 
 

@@ -17,6 +17,7 @@ from scipy.stats import wilcoxon
 from benchbed import leaderboard as lb
 from benchbed.cli import main
 from benchbed.errors import BenchbedError
+from benchbed.leaderboard.summary import BoardSummary, stored_summary
 from benchbed.store import open_store
 
 SUITE = """\
@@ -487,6 +488,8 @@ def test_ranked_view_from_arrays_is_bit_for_bit_the_frames(tmp_path: Path) -> No
     assert len(scores) == len(frame) == len(values)  # the unlisted metric is not read
     pd.testing.assert_frame_equal(scores.frame(), frame, check_exact=True)
     hib = {"EN": True, "QABF": True, "SD": False}
+    stored = BoardSummary.from_payload("synth", BoardSummary.of(scores).payload())
+    assert stored.where({"pair_id": ["msrs-00001"]}) is None  # not a whole-group filter
     for kwargs in ({}, {"metric": "QABF"}, {"degradation": "gaussian_noise"},
                    {"filters": {"pair_id": ["msrs-00001", "msrs-00004"], "method": ["gff",
                                                                                    "laplacian"]}},
@@ -494,6 +497,9 @@ def test_ranked_view_from_arrays_is_bit_for_bit_the_frames(tmp_path: Path) -> No
         fast = lb.ranked_table(scores, hib, **kwargs)
         slow = lb.ranked_table(frame, hib, **kwargs)
         pd.testing.assert_frame_equal(fast, slow, check_exact=True)
+        if "pair_id" not in kwargs.get("filters", {}):  # the stored summary, through its JSON
+            pd.testing.assert_frame_equal(lb.ranked_table(stored, hib, **kwargs), slow,
+                                          check_exact=True)
     tied = lb.ranked_table(scores, hib)
     by = tied.set_index(["degradation", "method"])
     assert (by.loc[("clean", "gff"), "rank"] == by.loc[("clean", "average"), "rank"]).all()
@@ -501,3 +507,72 @@ def test_ranked_view_from_arrays_is_bit_for_bit_the_frames(tmp_path: Path) -> No
         lb.ranked_table(scores, hib, filters={"pair_id": ["nope"]})
     with pytest.raises(BenchbedError, match="cannot filter"):
         lb.ranked_table(scores, hib, filters={"value": ["1.0"]})
+
+
+def test_a_runs_stored_summary_serves_show_until_the_board_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run stores its board's means; `show` reads them (not the scores) while the board's
+    fingerprint holds, and any write to the board (a score, a status) sends it back to the
+    scores, whose numbers it then shows."""
+    from benchbed.leaderboard import views
+    from benchbed.registry import Registry
+
+    (tmp_path / "lbtest.yaml").write_text(SUITE)
+    db = f"sqlite:///{tmp_path / 'store.db'}"
+
+    def run(code: int = 0) -> None:
+        res = CliRunner().invoke(main, ["--db", db, "run", str(tmp_path / "lbtest.yaml"),
+                                        "--cache", str(tmp_path / "cache"), "--no-progress",
+                                        "--no-show"], catch_exceptions=False)
+        assert res.exit_code == code, res.output
+
+    def show(*args: str) -> str:
+        res = CliRunner().invoke(main, ["--db", db, "leaderboard", "show", "--suite", "lbtest",
+                                        "--format", "csv", *args], catch_exceptions=False)
+        assert res.exit_code == 0, res.output
+        return res.output
+
+    run()
+    sessions = open_store(db)
+    board = lb.select_board(sessions, "lbtest")
+    assert stored_summary(sessions, board) is not None
+    from_scores = {args: show(*args) for args in [(), ("--metric", "QABF"),
+                                                  ("--where", "method=laplacian"),
+                                                  ("--where", "pair_id=demo-01")]}
+
+    def refuse(*_a, **_k):  # type: ignore[no-untyped-def]
+        raise AssertionError("read every score although the stored summary is valid")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(views, "board_scores", refuse)
+        for args in [(), ("--metric", "QABF"), ("--where", "method=laplacian")]:
+            assert show(*args) == from_scores[args]  # the same text, from the summary
+        with pytest.raises(AssertionError, match="read every score"):
+            show("--where", "pair_id=demo-01")  # per-pair filters need the scores
+    hib = views.higher_is_better_map(Registry(), ["EN", "QABF"])
+
+    def expected() -> pd.DataFrame:
+        return lb.ranked_table(lb.board_scores(sessions, "lbtest", board), hib,
+                               primary=["QABF"], metric_order=["EN", "QABF"])
+
+    # a score changed behind the summary's back: it no longer counts, show reads the scores
+    _sql({"path": str(tmp_path / "store.db")},
+         "UPDATE scores SET value = value + 1 WHERE id = (SELECT MIN(id) FROM scores)")
+    assert stored_summary(sessions, board) is None
+    shown = lb.score_view(sessions, Registry(), "lbtest", board=board).table
+    pd.testing.assert_frame_equal(shown, expected(), check_exact=True)
+    assert show() != from_scores[()]
+    run()  # a run that computes nothing still refreshes the summary (of the board it joined)
+    assert stored_summary(sessions, board) is None
+    board = lb.select_board(sessions, "lbtest")
+    assert board.run_ids == (2, 1) and stored_summary(sessions, board) is not None
+    _sql({"path": str(tmp_path / "store.db")},
+         "UPDATE items SET status = 'failed' WHERE id = (SELECT MAX(id) FROM items)")
+    assert stored_summary(sessions, board) is None
+    # a summary of another payload format is never used
+    run(code=1)  # the item marked failed stays failed (exit 1); the board without it
+    board = lb.select_board(sessions, "lbtest")
+    assert stored_summary(sessions, board) is not None
+    _sql({"path": str(tmp_path / "store.db")},
+         "UPDATE board_summaries SET payload = replace(payload, '\"format\": 1', '\"format\": 0')")
+    assert stored_summary(sessions, board) is None

@@ -35,6 +35,7 @@ from benchbed.leaderboard.stats import (
     summary_frame,
     sweep_auc_frame,
 )
+from benchbed.leaderboard.summary import BoardSummary, summary_source
 from benchbed.plan import Plan
 
 
@@ -100,7 +101,7 @@ def headline_metrics(plan: Plan | None, metrics: Iterable[str],
     return based or present
 
 
-def ranked_table(frame: pd.DataFrame | BoardScores, higher_is_better: Mapping[str, bool],
+def ranked_table(frame: pd.DataFrame | BoardScores | BoardSummary, higher_is_better: Mapping[str, bool],
                  metric: str | None = None, degradation: str | None = None,
                  metric_order: list[str] | None = None,
                  filters: Mapping[str, Any] | None = None,
@@ -110,10 +111,18 @@ def ranked_table(frame: pd.DataFrame | BoardScores, higher_is_better: Mapping[st
     Ranks are per metric (1 = best, ties share the best rank) and averaged into ``mean_rank``
     over the ``primary`` metrics (default all shown); ``rank`` is the place by mean rank. ``n``
     is the number of pairs. ``frame`` is the long frame or, the same numbers without building
-    it, the board's :class:`BoardScores`.
+    it, the board's :class:`BoardScores` or its stored :class:`BoardSummary`.
     """
     wanted = {"metric": metric, "degradation": degradation, **(filters or {})}
-    if isinstance(frame, BoardScores):
+    if isinstance(frame, BoardSummary):
+        summary = frame.where(_text_filters(wanted))
+        if summary is None:
+            raise BenchbedError("the board summary cannot apply these filters",
+                                fix="pass the board's scores (board_scores) instead")
+        if not len(summary):
+            require_rows(pd.DataFrame())
+        means, counts = summary.group_means()
+    elif isinstance(frame, BoardScores):
         scores = frame.where(_text_filters(wanted))
         if not len(scores):
             require_rows(pd.DataFrame())
@@ -316,7 +325,15 @@ def score_view(sessions: sessionmaker[Session], registry: Any, suite: str, *,
                n_boot: int = 2000, seed: int = 0) -> View:
     """One of the score views of a suite's board: ranked, stats, robustness or auc."""
     board = resolve_board(sessions, suite, board)
-    scores = board_scores(sessions, suite, board)
+    wanted: dict[str, Any] = {"degradation": degradation, **(filters or {})}
+    ranked_cols = ["dataset", "degradation", "severity", "method", "rank", "mean_rank", "n"]
+    ranked_pre = _split_filters({**wanted, "metric": metric}, ["suite", *SCORE_COLUMNS],
+                                ranked_cols)[0]
+    # the ranked view of a board whose run stored its summary reads that, not every score
+    scores: BoardScores | BoardSummary | None = (
+        summary_source(sessions, board, _text_filters(ranked_pre)) if view == "ranked" else None)
+    if scores is None:
+        scores = board_scores(sessions, suite, board)
     if not len(scores):
         raise BenchbedError(f"suite {suite!r} has no successful items yet",
                             fix="check the failures the run printed")
@@ -325,12 +342,10 @@ def score_view(sessions: sessionmaker[Session], registry: Any, suite: str, *,
     plan = plan_of(sessions, suite, board)
     order = [m.name for m in plan.metrics]
     primary = headline_metrics(plan, present, reference_free_map(registry, present))
-    wanted: dict[str, Any] = {"degradation": degradation, **(filters or {})}
     if view == "ranked":
-        # from the arrays: a million scores are summarised without a million-row frame
-        out_cols = ["dataset", "degradation", "severity", "method", "rank", "mean_rank", "n"]
+        # from the arrays (or the stored summary): no million-row frame
         pre, post = _split_filters({**wanted, "metric": metric}, ["suite", *SCORE_COLUMNS],
-                                   out_cols)
+                                   ranked_cols)
         table = filter_frame(ranked_table(scores, hib, metric_order=order, filters=pre,
                                           primary=None if metric else primary), post)
         title = (f"mean over pairs; rank by mean rank across {metric or ', '.join(primary)}; "

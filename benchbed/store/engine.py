@@ -104,7 +104,7 @@ def _alembic_config(engine: Engine):  # type: ignore[no-untyped-def]
     return cfg
 
 
-HEAD_REVISION = "0003"
+HEAD_REVISION = "0004"
 """The newest migration shipped (a test checks it against the migration scripts): reading a
 store needs no alembic import, only this and the store's ``alembic_version`` row."""
 

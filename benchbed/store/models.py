@@ -1,4 +1,4 @@
-"""SQLAlchemy 2 models: runs, plugins, items, run_items, scores, detections, leases."""
+"""SQLAlchemy 2 models: runs, plugins, items, run_items, scores, detections, leases, board summaries."""
 
 from __future__ import annotations
 
@@ -137,3 +137,17 @@ class Lease(Base):
     item_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     run_id: Mapped[int] = mapped_column(Integer, index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class BoardSummary(Base):
+    """A board's per-group means and pair counts, written by the run that last touched the suite
+    so that ``leaderboard show`` need not read every score; valid only while ``token`` (a
+    fingerprint of the board's items and scores) still matches the store."""
+
+    __tablename__ = "board_summaries"
+    suite: Mapped[str] = mapped_column(String(200), primary_key=True)
+    plan_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    run_ids: Mapped[str] = mapped_column(Text)
+    token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    payload: Mapped[str] = mapped_column(Text)
