@@ -142,6 +142,12 @@ def test_same_numbers_and_csv_on_sqlite_and_postgresql(cluster: PgCluster, tmp_p
         assert ranked.returncode == 0, ranked.stderr
         outputs.append(show.stdout + ranked.stdout)
         scores.append(_stored_scores(url))
+        # the run stored its board summary on both backends, and the ranked view read it
+        from benchbed.leaderboard import select_board
+        from benchbed.leaderboard.summary import stored_summary
+
+        sessions = open_store(url)
+        assert stored_summary(sessions, select_board(sessions, "storetest")) is not None
     assert outputs[0] == outputs[1] and outputs[0].count("\n") >= 5  # 2 methods x 2 metrics
     assert scores[0] == scores[1] and len(scores[0]) == 2 * 2 * 2  # pairs x methods x metrics
 
